@@ -1,0 +1,60 @@
+"""Pure tensor functions behind :class:`~ax_ext.kernels.ScalarChoiceKernel`."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+_SQRT5 = math.sqrt(5.0)
+
+
+def matern52(distance: Tensor) -> Tensor:
+    r"""The Matern-5/2 correlation ``(1 + sqrt(5) r + 5 r^2 / 3) exp(-sqrt(5) r)``."""
+    scaled = _SQRT5 * distance
+    return (1.0 + scaled + scaled.square() / 3.0) * torch.exp(-scaled)
+
+
+def l2_distance(x1: Tensor, x2: Tensor, diag: bool = False) -> Tensor:
+    r"""Euclidean distances between rows, safe to differentiate at zero distance.
+
+    Args:
+        x1: A ``batch_shape x n x d`` tensor (already divided by lengthscales).
+        x2: A ``batch_shape x m x d`` tensor (``m == n`` when ``diag``).
+        diag: Return only the ``batch_shape x n`` distances ``|x1_i - x2_i|``.
+
+    Returns:
+        A ``batch_shape x n x m`` (or ``batch_shape x n``) tensor.
+    """
+    if diag:
+        sq = (x1 - x2).square().sum(-1)
+    else:
+        # Center for numerical stability (as gpytorch's kernels do), then use the
+        # |a|^2 + |b|^2 - 2 a.b expansion: one matmul instead of an n x m x d tensor.
+        mean = x1.mean(dim=-2, keepdim=True)
+        x1 = x1 - mean
+        x2 = x2 - mean
+        sq = (
+            x1.square().sum(-1, keepdim=True)
+            + x2.square().sum(-1).unsqueeze(-2)
+            - 2.0 * x1 @ x2.transpose(-1, -2)
+        )
+    # clamp keeps the gradient finite (zero) where two points coincide
+    return sq.clamp_min(1e-30).sqrt()
+
+
+def l1_distance(x1: Tensor, x2: Tensor, diag: bool = False) -> Tensor:
+    r"""Manhattan distances between rows.
+
+    Args:
+        x1: A ``batch_shape x n x d`` tensor (already divided by lengthscales).
+        x2: A ``batch_shape x m x d`` tensor (``m == n`` when ``diag``).
+        diag: Return only the ``batch_shape x n`` distances.
+
+    Returns:
+        A ``batch_shape x n x m`` (or ``batch_shape x n``) tensor.
+    """
+    if diag:
+        return (x1 - x2).abs().sum(-1)
+    return (x1.unsqueeze(-2) - x2.unsqueeze(-3)).abs().sum(-1)

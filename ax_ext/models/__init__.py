@@ -1,0 +1,5 @@
+"""BoTorch models built on ax_ext's kernels."""
+
+from ax_ext.models.scalar_choice_gp import ScalarChoiceGP
+
+__all__ = ["ScalarChoiceGP"]
