@@ -149,7 +149,7 @@ def model_expression(
         ...                torch.eye(2, dtype=torch.double)[torch.arange(6) % 2]], -1)
         >>> model = ScalarChoiceGP(X, X[:, :1] + X[:, 1:2])
         >>> expr = model_expression(model, ["lr", "opt=adam", "opt=sgd"])
-        >>> print(str(expr).splitlines()[4])
+        >>> print(str(expr).splitlines()[3])
         Covariance: 1 * sum([
     """
     kernel = getattr(model, "covar_module", None)

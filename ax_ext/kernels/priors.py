@@ -45,7 +45,6 @@ instead of a name.
 from __future__ import annotations
 
 import math
-from typing import Union
 
 from botorch.exceptions.errors import UnsupportedError
 from gpytorch.priors import LogNormalPrior, Prior
@@ -66,7 +65,7 @@ LENGTHSCALE_PRIOR_STRENGTHS: dict[str, float] = {
 }
 
 #: What a lengthscale prior may be given as: a named strength, a prior, or None.
-LengthscalePriorSpec = Union[str, Prior, None]
+LengthscalePriorSpec = str | Prior | None
 
 
 def default_lengthscale_mode(num_dims: int) -> float:
@@ -81,12 +80,10 @@ def default_lengthscale_mode(num_dims: int) -> float:
 
     Example:
         >>> round(default_lengthscale_mode(4), 4)
-        0.4107
+        0.4096
     """
     if num_dims < 1:
-        raise UnsupportedError(
-            f"Expected num_dims >= 1 for a lengthscale prior, got {num_dims}."
-        )
+        raise UnsupportedError(f"Expected num_dims >= 1 for a lengthscale prior, got {num_dims}.")
     return math.exp(math.sqrt(2.0) + 0.5 * math.log(num_dims) - 3.0)
 
 
@@ -106,7 +103,7 @@ def lengthscale_prior(spec: LengthscalePriorSpec, num_dims: int) -> Prior | None
     Example:
         >>> p = lengthscale_prior("loose", num_dims=4)
         >>> round(float(p.scale), 4), round(float(p.loc), 4)
-        (3.4641, 11.1099)
+        (3.4641, 11.1074)
         >>> lengthscale_prior(None, num_dims=4) is None
         True
     """

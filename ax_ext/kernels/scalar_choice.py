@@ -7,11 +7,11 @@ from collections.abc import Sequence
 
 import torch
 from botorch.exceptions.errors import BotorchTensorDimensionError, UnsupportedError
+from botorch.models.utils.priors import BetaPrior
 from botorch.utils.types import DEFAULT, _DefaultType
 from gpytorch.constraints import GreaterThan, Interval, Positive
 from gpytorch.constraints.constraints import Interval as _IntervalBase
 from gpytorch.kernels import Kernel
-from botorch.models.utils.priors import BetaPrior
 from gpytorch.priors import GammaPrior, Prior
 from torch import Tensor
 
@@ -52,8 +52,7 @@ def _check_dims(name: str, dims: Sequence[int] | None) -> list[int]:
         out.append(int(d))
     if len(set(out)) != len(out):
         raise UnsupportedError(
-            f"Expected {name} without repeated columns, got {out!r}. List each "
-            "column once."
+            f"Expected {name} without repeated columns, got {out!r}. List each column once."
         )
     return out
 
@@ -184,7 +183,9 @@ class ScalarChoiceKernel(Kernel):
 
         bs = self.batch_shape
         self._register(
-            "outputscale", torch.zeros(bs), outputscale_constraint or Positive(),
+            "outputscale",
+            torch.zeros(bs),
+            outputscale_constraint or Positive(),
             GammaPrior(2.0, 0.15) if outputscale_prior is DEFAULT else outputscale_prior,
             initial_value=1.0,
         )
@@ -194,7 +195,9 @@ class ScalarChoiceKernel(Kernel):
                 ("scalar_weight", scalar_weight_prior, scalar_weight_constraint),
             ):
                 self._register(
-                    name, torch.zeros(bs), constraint or Interval(0.0, 1.0),
+                    name,
+                    torch.zeros(bs),
+                    constraint or Interval(0.0, 1.0),
                     BetaPrior(2.0, 2.0) if prior is DEFAULT else prior,
                     initial_value=0.5,
                 )
@@ -209,8 +212,11 @@ class ScalarChoiceKernel(Kernel):
             if constraint is None:
                 constraint = GreaterThan(MIN_LENGTHSCALE, transform=None)
             self._register(
-                name, torch.zeros(*bs, 1, num), constraint,
-                lengthscale_prior(spec, num), initial_value=mode,
+                name,
+                torch.zeros(*bs, 1, num),
+                constraint,
+                lengthscale_prior(spec, num),
+                initial_value=mode,
             )
 
     # ------------------------------------------------------------------ params
@@ -248,7 +254,9 @@ class ScalarChoiceKernel(Kernel):
             # A fresh copy per hyperparameter: the same object given for two
             # hyperparameters must not become one shared submodule.
             self.register_prior(
-                f"{name}_prior", copy.deepcopy(prior), self._param_getter(name),
+                f"{name}_prior",
+                copy.deepcopy(prior),
+                self._param_getter(name),
                 self._param_setter(name),
             )
         self._set_hyperparameter(name, initial_value)

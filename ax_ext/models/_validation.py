@@ -23,8 +23,7 @@ def check_shapes(X: Tensor, Y: Tensor, Yvar: Tensor | None) -> None:
     """Raise ``BotorchTensorDimensionError`` unless X, Y (and Yvar) line up."""
     if X.dim() < 2 or X.shape[-1] == 0 or X.shape[-2] == 0:
         raise BotorchTensorDimensionError(
-            f"Expected train_X of shape batch_shape x n x d with n, d >= 1, got "
-            f"{tuple(X.shape)}."
+            f"Expected train_X of shape batch_shape x n x d with n, d >= 1, got {tuple(X.shape)}."
         )
     if X.shape[:-1] != Y.shape[:-1]:
         raise BotorchTensorDimensionError(

@@ -79,7 +79,9 @@ def _reference(kernel, x1, x2):
             elif kernel.has_scalar_part:
                 out[p, q] = os_ * m52(l2(a, b, kernel.factorized_scalar_lengthscale.flatten()))
             else:
-                out[p, q] = os_ * math.exp(-l1(a, b, kernel.factorized_choice_lengthscale.flatten()))
+                out[p, q] = os_ * math.exp(
+                    -l1(a, b, kernel.factorized_choice_lengthscale.flatten())
+                )
     return out
 
 
@@ -112,7 +114,9 @@ class TestScalarChoiceKernel(BotorchTestCase):
             self.assertGreater(eig.min().item(), -1e-5 * eig.max().item())
             # n-hot codes (several bits on) and a continuous relaxation are PSD too
             x_relaxed = x.clone()
-            x_relaxed[:, 3:] = torch.rand(40, 5, dtype=dtype, generator=torch.Generator().manual_seed(0))
+            x_relaxed[:, 3:] = torch.rand(
+                40, 5, dtype=dtype, generator=torch.Generator().manual_seed(0)
+            )
             eig = torch.linalg.eigvalsh(k(x_relaxed).to_dense().double())
             self.assertGreater(eig.min().item(), -1e-5 * eig.max().item())
 
@@ -156,7 +160,9 @@ class TestScalarChoiceKernel(BotorchTestCase):
 
     def test_diag(self):
         for dtype in DTYPES:
-            k = _randomize(ScalarChoiceKernel([0, 1, 2], [3, 4, 5, 6, 7], batch_shape=torch.Size([3])))
+            k = _randomize(
+                ScalarChoiceKernel([0, 1, 2], [3, 4, 5, 6, 7], batch_shape=torch.Size([3]))
+            )
             k = k.to(dtype)
             x1 = _mixed_inputs(6, batch=(3,), dtype=dtype, seed=10)
             x2 = _mixed_inputs(6, batch=(3,), dtype=dtype, seed=11)
