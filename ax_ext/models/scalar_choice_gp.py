@@ -2,11 +2,12 @@ r"""A single-task GP for mixed scalar / choice spaces with ScalarChoiceKernel.""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 from botorch.exceptions.errors import UnsupportedError
+from botorch.fit import _fit_fallback
 from botorch.models import SingleTaskGP
 from botorch.models.transforms.input import InputTransform, Normalize
 from botorch.models.transforms.outcome import OutcomeTransform
@@ -14,10 +15,13 @@ from botorch.utils.datasets import SupervisedDataset
 from botorch.utils.types import DEFAULT, _DefaultType
 from gpytorch.likelihoods import Likelihood
 from gpytorch.means import Mean
+from gpytorch.mlls import MarginalLogLikelihood
 from gpytorch.module import Module
 from torch import Tensor
 
+from ax_ext.fit import fit_mll_members
 from ax_ext.kernels import LengthscalePriorSpec, ScalarChoiceKernel
+from ax_ext.models._fused_loss import ScalarChoiceFusedLoss
 from ax_ext.models._validation import (
     AX_ONE_HOT_INFIX,
     check_choice_columns,
@@ -142,6 +146,40 @@ class ScalarChoiceGP(SingleTaskGP):
         self.scalar_dims = scalar
         self.choice_dims = choice
         self.feature_names = feature_names
+
+    def custom_fit(
+        self,
+        mll: MarginalLogLikelihood,
+        closure: Callable | None = None,
+        closure_kwargs: dict[str, Any] | None = None,
+        optimizer_kwargs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> MarginalLogLikelihood:
+        r"""BoTorch 0.18's fitting hook: fit with :func:`ax_ext.fit.fit_gpytorch_mll`.
+
+        ``botorch.fit.fit_gpytorch_mll`` (and so Ax) calls this, so a
+        ``ScalarChoiceGP`` is always fitted member by member with ax_ext's
+        vectorized L-BFGS-B and its fused loss. Arguments are those of
+        ``fit_gpytorch_mll``; an explicit ``optimizer`` goes to BoTorch's routine.
+        """
+        optimizer = kwargs.pop("optimizer", None)
+        if optimizer is not None:
+            return _fit_fallback(
+                mll,
+                closure=closure,
+                optimizer=optimizer,
+                closure_kwargs=closure_kwargs,
+                optimizer_kwargs=optimizer_kwargs,
+                **kwargs,
+            )
+        options = dict(optimizer_kwargs or {})
+        options.pop("method", None)
+        fit_mll_members(mll, closure=closure, closure_kwargs=closure_kwargs, **options, **kwargs)
+        return mll
+
+    def fused_member_loss(self, mll: MarginalLogLikelihood) -> ScalarChoiceFusedLoss | None:
+        """The fused per-member loss for ax_ext's fitter (:mod:`ax_ext.fit.protocol`)."""
+        return ScalarChoiceFusedLoss.build(mll)
 
     @classmethod
     def construct_inputs(

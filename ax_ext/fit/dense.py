@@ -1,0 +1,164 @@
+r"""Dense building blocks for exact-GP member losses, shared by the generic path and
+by models implementing :mod:`ax_ext.fit.protocol`.
+
+The Gaussian negative log likelihood has a hand-written backward pass
+(``dK = (K^-1 - a a^T) / 2`` with ``a = K^-1 r``) that costs one batched
+``cholesky_inverse`` instead of autograd's triangular solves through the
+Cholesky factor, and a failed Cholesky gives that member ``NaN`` rather than an
+exception for the whole batch. Jitter is retried as GPyTorch's
+``psd_safe_cholesky`` does, so values match ``ExactMarginalLogLikelihood``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+import torch
+from gpytorch import settings
+from torch import Tensor
+from torch.nn import Module
+
+__all__ = ["gaussian_nll", "member_parameters", "prior_log_prob", "swap_parameters"]
+
+
+def _cholesky_with_jitter(K: Tensor) -> tuple[Tensor, Tensor]:
+    """Batched Cholesky; failing members are retried with GPyTorch's jitter sequence.
+
+    Returns the factor and a bool tensor of members that never factorized.
+    """
+    L, info = torch.linalg.cholesky_ex(K)
+    failed = info != 0
+    if bool(failed.any()):
+        jitter = settings.cholesky_jitter.value(K.dtype)
+        eye = torch.eye(K.shape[-1], dtype=K.dtype, device=K.device)
+        for i in range(settings.cholesky_max_tries.value()):
+            idx = failed.nonzero().flatten()
+            if idx.numel() == 0:
+                break
+            L_j, info_j = torch.linalg.cholesky_ex(K[idx] + jitter * (10**i) * eye)
+            ok = info_j == 0
+            L[idx[ok]] = L_j[ok]
+            failed[idx[ok]] = False
+    return L, failed
+
+
+class _GaussianNLL(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, K: Tensor, r: Tensor) -> Tensor:
+        L, failed = _cholesky_with_jitter(K)
+        L = torch.where(failed.view(-1, 1, 1), torch.eye(K.shape[-1]).to(K), L)
+        a = torch.cholesky_solve(r.unsqueeze(-1), L).squeeze(-1)
+        n = K.shape[-1]
+        nll = 0.5 * (r * a).sum(-1) + L.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+        nll = nll + 0.5 * n * math.log(2.0 * math.pi)
+        nll = torch.where(failed, torch.full_like(nll, float("nan")), nll)
+        ctx.save_for_backward(L, a, failed)
+        return nll
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, Tensor]:
+        L, a, failed = ctx.saved_tensors
+        grad = torch.where(failed, torch.full_like(grad, float("nan")), grad)
+        K_inv = torch.cholesky_inverse(L)
+        dK = 0.5 * (K_inv - a.unsqueeze(-1) * a.unsqueeze(-2)) * grad.view(-1, 1, 1)
+        return dK, a * grad.unsqueeze(-1)
+
+
+def gaussian_nll(K: Tensor, residual: Tensor) -> Tensor:
+    r"""``-log N(residual; 0, K)`` for each member.
+
+    Args:
+        K: ``k x n x n`` covariance matrices (noise included).
+        residual: ``k x n`` observations minus the prior mean.
+
+    Returns:
+        ``k`` negative log densities (summed over the ``n`` points); ``NaN`` for a
+        member whose ``K`` is not positive definite even with jitter.
+
+    Example:
+        >>> import torch
+        >>> K = torch.eye(2, dtype=torch.double).expand(3, 2, 2)
+        >>> gaussian_nll(K, torch.zeros(3, 2, dtype=torch.double)).round(decimals=4)
+        tensor([1.8379, 1.8379, 1.8379], dtype=torch.float64)
+    """
+    return _GaussianNLL.apply(K, residual)
+
+
+def prior_log_prob(module: Module, num_members: int) -> Tensor:
+    r"""The sum of the log densities of ``module``'s registered priors, per member.
+
+    Reduces each prior term over its non-member dimensions the way GPyTorch's
+    ``ExactMarginalLogLikelihood`` does, so the result can be added to ``k``
+    per-member log likelihoods. Prior closures read the module's current
+    parameters (use :func:`swap_parameters` to evaluate other values).
+
+    Args:
+        module: Usually the model (its likelihood's priors are included).
+        num_members: ``k``, the leading dimension of the member parameters.
+
+    Returns:
+        A ``k`` tensor.
+    """
+    total = None
+    for _, prior_module, prior, closure, _ in module.named_priors():
+        term = prior.log_prob(closure(prior_module))
+        term = term.reshape(num_members, -1).sum(-1) if term.dim() else term.expand(num_members)
+        total = term if total is None else total + term
+    if total is None:
+        p = next(module.parameters())
+        return torch.zeros(num_members, dtype=p.dtype, device=p.device)
+    return total
+
+
+@contextmanager
+def swap_parameters(module: Module, values: Mapping[str, Tensor]) -> Iterator[None]:
+    r"""Temporarily replace parameters of ``module`` (by dotted name) with tensors.
+
+    The replacements may have any batch size and may require grad; the original
+    ``Parameter`` objects are put back on exit.
+
+    Args:
+        module: The root module the names are relative to (e.g. the MLL).
+        values: ``{name: tensor}``, names as in ``module.named_parameters()``.
+    """
+    saved = []
+    try:
+        for name, value in values.items():
+            owner_name, _, attr = name.rpartition(".")
+            owner = module.get_submodule(owner_name)
+            saved.append((owner, attr, owner._parameters[attr]))
+            owner._parameters[attr] = value
+        yield
+    finally:
+        for owner, attr, param in reversed(saved):
+            owner._parameters[attr] = param
+
+
+def member_parameters(
+    module: Module, params: Mapping[str, Tensor], members: Tensor, member_shape: torch.Size
+) -> dict[str, Tensor]:
+    r"""``params`` completed with the members' rows of the frozen parameters.
+
+    Parameters with ``requires_grad=False`` are not optimized, so the fitter does
+    not pass them; but a loss evaluated on ``k`` members needs their ``k`` rows too
+    (e.g. for the prior terms). Frozen parameters without the member dimensions
+    are left alone.
+
+    Args:
+        module: The root module (e.g. the MLL) the names are relative to.
+        params: ``{name: k x *tail}`` values of the optimized parameters.
+        members: ``k`` flat member indices.
+        member_shape: The members' batch shape.
+
+    Returns:
+        A new dict to pass to :func:`swap_parameters`.
+    """
+    out = dict(params)
+    nd = len(member_shape)
+    for name, p in module.named_parameters():
+        if name in out or p.requires_grad or nd == 0 or p.shape[:nd] != member_shape:
+            continue
+        out[name] = p.detach().reshape(member_shape.numel(), *p.shape[nd:])[members]
+    return out

@@ -1,0 +1,124 @@
+"""A fused per-member loss for ScalarChoiceGP (see :mod:`ax_ext.fit.protocol`).
+
+The training inputs do not change during a fit, so the centered scalar columns
+and the pairwise absolute differences of the (few) one-hot choice columns are
+prepared once. Each evaluation then needs one small batched matrix product per
+lengthscale set to get all scaled distances, the closed-form kernel, and a dense
+Cholesky with a hand-written backward pass (:func:`ax_ext.fit.dense.gaussian_nll`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from gpytorch.likelihoods import FixedNoiseGaussianLikelihood, GaussianLikelihood
+from gpytorch.means import ConstantMean
+from gpytorch.mlls import ExactMarginalLogLikelihood
+from torch import Tensor
+
+from ax_ext.fit.dense import gaussian_nll, member_parameters, prior_log_prob, swap_parameters
+from ax_ext.kernels import ScalarChoiceKernel
+from ax_ext.kernels._fused import scalar_choice_covariance
+
+
+class ScalarChoiceFusedLoss:
+    """``(params, members) -> k`` negative MLL values of a ScalarChoiceGP's members."""
+
+    def __init__(self, mll: ExactMarginalLogLikelihood) -> None:
+        model = mll.model
+        kernel: ScalarChoiceKernel = model.covar_module
+        self.mll, self.model, self.kernel = mll, model, kernel
+        member_shape = model.train_targets.shape[:-1]
+        self.shape = member_shape
+        B = int(member_shape.numel())
+        with torch.no_grad():
+            X = model.transform_inputs(model.train_inputs[0])
+        n, d = X.shape[-2:]
+        X = X.expand(*member_shape, n, d).reshape(B, n, d)
+        self.B, self.n = B, n
+        self.off_diagonal = 1.0 - torch.eye(n, dtype=X.dtype, device=X.device)
+        if kernel.has_scalar_part:
+            s = X[..., kernel.scalar_dims]
+            self.s = s - s.mean(dim=-2, keepdim=True)  # centered, as gpytorch's kernels do
+
+        if kernel.has_choice_part:
+            c = X[..., kernel.choice_dims]
+            self.ab = (c.unsqueeze(-2) - c.unsqueeze(-3)).abs().reshape(B, n * n, -1)
+        self.y = model.train_targets.expand(*member_shape, n).reshape(B, n)
+        self.fixed_noise = None
+        if isinstance(model.likelihood, FixedNoiseGaussianLikelihood):
+            noise = model.likelihood.noise_covar.noise
+            self.fixed_noise = noise.expand(*member_shape, n).reshape(B, n)
+        self.names = {id(p): name for name, p in mll.named_parameters()}
+
+    @classmethod
+    def build(cls, mll) -> ScalarChoiceFusedLoss | None:
+        """The fused loss, or ``None`` when this MLL/model is not the standard layout."""
+        model = getattr(mll, "model", None)
+        kernel = getattr(model, "covar_module", None)
+        eligible = (
+            type(mll) is ExactMarginalLogLikelihood
+            and type(kernel) is ScalarChoiceKernel
+            and kernel.active_dims is None
+            and type(model.mean_module) is ConstantMean
+            and type(model.likelihood) in (GaussianLikelihood, FixedNoiseGaussianLikelihood)
+            and len(model.train_inputs) == 1
+            and not list(model.added_loss_terms())
+            and not any(n.startswith("input_transform") for n, _ in model.named_parameters())
+        )
+        return cls(mll) if eligible else None
+
+    def _value(self, params: Mapping[str, Tensor], module, raw_name: str, members: Tensor):
+        """A constrained hyperparameter, per member: from ``params`` or the module."""
+        raw = module._parameters[raw_name]
+        name = self.names.get(id(raw))
+        if name in params:
+            value = params[name]
+        else:  # frozen (requires_grad=False): the module's value for these members
+            value = raw.detach().reshape(self.B, -1)[members]
+        constraint = getattr(module, f"{raw_name}_constraint", None)
+        return value if constraint is None else constraint.transform(value)
+
+    def __call__(self, params: Mapping[str, Tensor], members: Tensor) -> Tensor:
+        kern, k = self.kernel, members.numel()
+        everyone = k == self.B  # all members: use the stored tensors, no copies
+
+        def hyper(name: str) -> Tensor | None:
+            if getattr(kern, f"raw_{name}", None) is None:
+                return None
+            return self._value(params, kern, f"raw_{name}", members).reshape(k, -1).squeeze(-1)
+
+        s = ab = None
+        if kern.has_scalar_part:
+            s = self.s if everyone else self.s[members]
+        if kern.has_choice_part:
+            ab = self.ab if everyone else self.ab[members]
+
+        def lengthscale(name: str) -> Tensor | None:
+            value = hyper(name)
+            return None if value is None else value.reshape(k, -1)
+
+        K = scalar_choice_covariance(
+            s,
+            ab,
+            self.off_diagonal,
+            hyper("outputscale"),
+            hyper("factorized_weight"),
+            hyper("scalar_weight"),
+            lengthscale("factorized_scalar_lengthscale"),
+            lengthscale("factorized_choice_lengthscale"),
+            lengthscale("joint_scalar_lengthscale"),
+            lengthscale("joint_choice_lengthscale"),
+        )
+        model = self.model
+        if self.fixed_noise is None:
+            noise = self._value(params, model.likelihood.noise_covar, "raw_noise", members)
+            noise = noise.reshape(k, 1).expand(k, self.n)
+        else:
+            noise = self.fixed_noise[members]
+        constant = self._value(params, model.mean_module, "raw_constant", members).reshape(k, 1)
+        nll = gaussian_nll(K + torch.diag_embed(noise), self.y[members] - constant)
+        with swap_parameters(self.mll, member_parameters(self.mll, params, members, self.shape)):
+            log_prior = prior_log_prob(model, k)
+        return (nll - log_prior) / self.n

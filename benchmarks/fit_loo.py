@@ -1,0 +1,233 @@
+"""Benchmark: fitting the leave-one-out folds of a 60-point mixed data set.
+
+Workload (issue 3): 60 points with 20 scalar and 4 one-hot choice columns, so 60
+fold models of 59 points each, float64, CPU. For SingleTaskGP and ScalarChoiceGP
+it compares, in one run on one machine:
+
+* ``botorch-batched``: BoTorch 0.18.1's ``fit_gpytorch_mll`` on the batched model
+  (its per-member batched L-BFGS-B; for ScalarChoiceGP, BoTorch's own fallback
+  routine, bypassing the model's ``custom_fit``);
+* ``botorch-loop``: BoTorch fitting the 60 fold models one by one;
+* ``ax_ext-cold``: ``ax_ext.fit.fit_gpytorch_mll`` on the batched model;
+* ``ax_ext-warm``: ax_ext fitting the full-data model, then the folds warm-started
+  from it (both fits are timed and counted).
+
+It reports wall time (median of ``--repeats``), member-evaluations (one member's
+loss and gradient computed once; a batched BoTorch evaluation of 60 members
+counts 60) and per-member final MLL (per data point, as GPyTorch's
+``ExactMarginalLogLikelihood`` reports it) against ``botorch-batched``.
+
+Usage::
+
+    python benchmarks/fit_loo.py                  # full run, writes benchmarks/results/fit_loo.json
+    python benchmarks/fit_loo.py --smoke          # seconds: 12 points, capped iterations
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import botorch
+import botorch.fit
+import gpytorch
+import torch
+from botorch.cross_validation import gen_loo_cv_folds
+from botorch.models import SingleTaskGP
+from gpytorch.mlls import ExactMarginalLogLikelihood
+
+import ax_ext
+from ax_ext.fit import fit_gpytorch_mll, get_fit_result
+from ax_ext.models import ScalarChoiceGP
+
+N_SCALAR, N_CHOICE = 20, 4
+
+
+def make_data(n: int, seed: int = 0):
+    """``n`` points: 20 scalar columns in [0, 1], one 4-valued choice (one-hot)."""
+    gen = torch.Generator().manual_seed(seed)
+    s = torch.rand(n, N_SCALAR, generator=gen, dtype=torch.double)
+    choice = torch.randint(N_CHOICE, (n,), generator=gen)
+    c = torch.eye(N_CHOICE, dtype=torch.double)[choice]
+    effect = torch.tensor([0.0, 0.3, -0.2, 0.5], dtype=torch.double)[choice]
+    y = (
+        torch.sin(2 * torch.pi * s[:, 0])
+        + 3.0 * (s[:, 1] - 0.5) ** 2
+        + 0.5 * s[:, 2] * s[:, 3]
+        + effect
+        + 0.4 * c[:, 1] * s[:, 0]
+        + 0.05 * torch.randn(n, generator=gen, dtype=torch.double)
+    )
+    return torch.cat([s, c], dim=-1), y.unsqueeze(-1)
+
+
+def build(model_name: str, X, Y):
+    if model_name == "SingleTaskGP":
+        model = SingleTaskGP(X, Y)
+    else:
+        model = ScalarChoiceGP(X, Y, scalar_dims=list(range(N_SCALAR)))
+    return ExactMarginalLogLikelihood(model.likelihood, model)
+
+
+class CallCounter:
+    """Counts member-evaluations of an MLL: calls times the members per call.
+
+    GPyTorch's ``Module.__call__`` bypasses torch's forward hooks, so the MLL's
+    ``forward`` is wrapped on the instance instead.
+    """
+
+    def __init__(self, mll):
+        self.members = int(mll.model.train_targets.shape[:-1].numel())
+        self.calls = 0
+        forward = mll.forward
+
+        def counting_forward(*args, **kwargs):
+            self.calls += 1
+            return forward(*args, **kwargs)
+
+        mll.forward = counting_forward
+
+    @property
+    def evaluations(self) -> int:
+        return self.calls * self.members
+
+
+def botorch_fit(mll, options):
+    # BoTorch's routine: for ScalarChoiceGP bypass its custom_fit (which is ax_ext's)
+    kwargs = {"optimizer_kwargs": {"options": options}} if options else {}
+    return botorch.fit._fit_fallback(mll, **kwargs)
+
+
+def per_member_mll(mll) -> torch.Tensor:
+    mll.train()
+    with torch.no_grad():
+        out = mll(mll.model(*mll.model.train_inputs), mll.model.train_targets)
+    mll.eval()
+    return out.reshape(-1)
+
+
+def run_method(method: str, model_name: str, X, Y, folds, options):
+    opt_kwargs = {"options": options} if options else {}
+    start = time.perf_counter()
+    if method == "botorch-batched":
+        mll = build(model_name, folds.train_X, folds.train_Y)
+        counter = CallCounter(mll)
+        botorch_fit(mll, options)
+        evals = counter.evaluations
+        mlls = per_member_mll(mll)
+    elif method == "botorch-loop":
+        evals, values = 0, []
+        for i in range(folds.train_X.shape[0]):
+            mll = build(model_name, folds.train_X[i], folds.train_Y[i])
+            counter = CallCounter(mll)
+            botorch_fit(mll, options)
+            evals += counter.evaluations
+            values.append(per_member_mll(mll))
+        mlls = torch.cat(values)
+    elif method == "ax_ext-cold":
+        mll = build(model_name, folds.train_X, folds.train_Y)
+        fit_gpytorch_mll(mll, optimizer_kwargs=opt_kwargs)
+        evals = get_fit_result(mll).total_evaluations
+        mlls = per_member_mll(mll)
+    elif method == "ax_ext-warm":
+        full = build(model_name, X, Y)
+        fit_gpytorch_mll(full, optimizer_kwargs=opt_kwargs)
+        evals = get_fit_result(full).total_evaluations
+        mll = build(model_name, folds.train_X, folds.train_Y)
+        fit_gpytorch_mll(mll, optimizer_kwargs=opt_kwargs, warm_start=full.model)
+        evals += get_fit_result(mll).total_evaluations
+        mlls = per_member_mll(mll)
+    else:
+        raise ValueError(method)
+    return time.perf_counter() - start, evals, mlls
+
+
+METHODS = ["botorch-batched", "botorch-loop", "ax_ext-cold", "ax_ext-warm"]
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=60, help="data points (folds = n)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per method")
+    parser.add_argument("--models", nargs="+", default=["SingleTaskGP", "ScalarChoiceGP"])
+    parser.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS)
+    parser.add_argument("--maxiter", type=int, default=None, help="cap optimizer iterations")
+    parser.add_argument("--smoke", action="store_true", help="tiny and quick: n=12, maxiter=20")
+    parser.add_argument("--out", default="benchmarks/results/fit_loo.json")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.n, args.repeats, args.maxiter = 12, 1, 20
+    X, Y = make_data(args.n)
+    folds = gen_loo_cv_folds(train_X=X, train_Y=Y)
+    options = {"maxiter": args.maxiter} if args.maxiter else None
+    results = {
+        "workload": {
+            "points": args.n,
+            "folds": args.n,
+            "scalar_columns": N_SCALAR,
+            "choice_columns": N_CHOICE,
+            "dtype": "float64",
+            "device": "cpu",
+            "maxiter": args.maxiter,
+            "repeats": args.repeats,
+        },
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor(),
+            "cpu_threads": torch.get_num_threads(),
+        },
+        "versions": {
+            "torch": torch.__version__,
+            "botorch": botorch.__version__,
+            "gpytorch": gpytorch.__version__,
+            "ax_ext": ax_ext.__version__,
+        },
+        "rows": [],
+    }
+    print(f"{'model':15s} {'method':16s} {'time [s]':>9s} {'speedup':>8s} {'evals':>8s} "
+          f"{'mean MLL':>9s} {'worst dMLL':>11s} {'#worse>1e-3':>11s}")  # fmt: skip
+    for model_name in args.models:
+        reference = None
+        for method in args.methods:
+            times, evals, mlls = [], None, None
+            for _ in range(args.repeats):
+                torch.manual_seed(0)
+                t, evals, mlls = run_method(method, model_name, X, Y, folds, options)
+                times.append(t)
+            row = {
+                "model": model_name,
+                "method": method,
+                "times_s": times,
+                "median_s": statistics.median(times),
+                "member_evaluations": evals,
+                "final_mll": mlls.tolist(),
+                "mean_mll": float(mlls.mean()),
+            }
+            if method == "botorch-batched":
+                reference = row
+            if reference is not None:
+                diff = mlls - torch.tensor(reference["final_mll"], dtype=mlls.dtype)
+                row["speedup_vs_botorch_batched"] = reference["median_s"] / row["median_s"]
+                row["worst_mll_diff"] = float(diff.min())
+                row["members_worse_by_1e-3"] = int((diff < -1e-3).sum())
+            results["rows"].append(row)
+            print(
+                f"{model_name:15s} {method:16s} {row['median_s']:9.2f} "
+                f"{row.get('speedup_vs_botorch_batched', float('nan')):8.2f} {evals:8d} "
+                f"{row['mean_mll']:9.4f} {row.get('worst_mll_diff', float('nan')):11.2e} "
+                f"{row.get('members_worse_by_1e-3', -1):11d}",
+                flush=True,
+            )
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1))
+    print(f"wrote {out}")
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,265 @@
+import inspect
+import warnings
+
+import botorch.fit
+import pytest
+import torch
+from botorch.exceptions.errors import ModelFittingError, UnsupportedError
+from botorch.exceptions.warnings import OptimizationWarning
+from botorch.models import ModelListGP, SingleTaskGP
+from botorch.optim.core import OptimizationStatus
+from botorch.optim.fit import fit_gpytorch_mll_scipy, fit_gpytorch_mll_torch
+from botorch.utils.testing import BotorchTestCase
+from gpytorch.mlls import ExactMarginalLogLikelihood, SumMarginalLogLikelihood
+
+from ax_ext.fit import _losses, fit_gpytorch_mll, get_fit_result
+
+DTYPES = (torch.float32, torch.float64)
+FAST = {"options": {"maxiter": 60}}
+
+
+def _data(batch=(), n=12, d=3, seed=0, dtype=torch.double):
+    gen = torch.Generator().manual_seed(seed)
+    X = torch.rand(*batch, n, d, generator=gen, dtype=dtype)
+    Y = torch.sin(X @ torch.arange(1, d + 1, dtype=dtype)).unsqueeze(-1)
+    Y = Y + 0.05 * torch.randn(*batch, n, 1, generator=gen, dtype=dtype)
+    return X, Y
+
+
+def _mll(X, Y):
+    model = SingleTaskGP(X, Y)
+    return ExactMarginalLogLikelihood(model.likelihood, model)
+
+
+def _member_mll(mll):
+    mll.train()
+    with torch.no_grad():
+        out = mll(mll.model(*mll.model.train_inputs), mll.model.train_targets)
+    mll.eval()
+    return out.reshape(-1)
+
+
+class TestFitGpytorchMll(BotorchTestCase):
+    def test_follows_scipy_lbfgsb_trajectory(self):
+        # one model: the loss after every step equals SciPy L-BFGS-B's (via BoTorch)
+        X, Y = _data()
+        ref = _mll(X, Y)
+        ref.train()
+        trace = []
+        fit_gpytorch_mll_scipy(ref, callback=lambda p, r: trace.append(r.fval))
+        mll = fit_gpytorch_mll(_mll(X, Y))
+        ours = get_fit_result(mll).members[0].loss_trace[1:]
+        self.assertEqual(len(ours), len(trace))
+        self.assertAllClose(torch.tensor(ours), torch.tensor(trace), atol=1e-8, rtol=1e-8)
+        for a, b in zip(ref.model.parameters(), mll.model.parameters()):
+            self.assertAllClose(a, b, atol=1e-6, rtol=1e-5)
+
+    def test_batched_equals_independent_fits(self):
+        for dtype in DTYPES:
+            with self.subTest(dtype=dtype):
+                X, Y = _data(batch=(4,), dtype=dtype)
+                batched = fit_gpytorch_mll(_mll(X, Y), optimizer_kwargs=FAST)
+                res = get_fit_result(batched)
+                self.assertEqual(res.path, "subset")
+                self.assertEqual(len(res.members), 4)
+                for i in range(4):
+                    single = fit_gpytorch_mll(_mll(X[i], Y[i]), optimizer_kwargs=FAST)
+                    if dtype == torch.float64:
+                        # same trajectory, step for step
+                        self.assertAllClose(
+                            batched.model.covar_module.lengthscale[i],
+                            single.model.covar_module.lengthscale,
+                            atol=1e-7,
+                            rtol=1e-7,
+                        )
+                        self.assertEqual(
+                            res.members[i].num_evaluations,
+                            get_fit_result(single).members[0].num_evaluations,
+                        )
+                    else:  # float32 rounding differs with the batch composition
+                        self.assertAlmostEqual(
+                            res.members[i].loss, get_fit_result(single).members[0].loss, delta=2e-3
+                        )
+
+    def test_matches_botorch_batched_fit(self):
+        X, Y = _data(batch=(5,), n=15)
+        ours = _member_mll(fit_gpytorch_mll(_mll(X, Y)))
+        theirs = _member_mll(botorch.fit.fit_gpytorch_mll(_mll(X, Y)))
+        self.assertTrue(bool((ours >= theirs - 1e-5).all()), (ours - theirs).tolist())
+
+    def test_member_losses_never_increase(self):
+        X, Y = _data(batch=(6,), n=10, seed=3)
+        mll = fit_gpytorch_mll(_mll(X, Y), optimizer_kwargs=FAST)
+        for member in get_fit_result(mll).members:
+            trace = torch.tensor(member.loss_trace)
+            self.assertGreater(len(trace), 2)
+            self.assertTrue(bool((trace[1:] <= trace[:-1]).all()), member.index)
+            self.assertAlmostEqual(member.loss, member.loss_trace[-1])
+
+    def test_converged_members_are_not_evaluated(self):
+        X, Y = _data(batch=(6,), n=10, seed=4)
+        calls = []
+        original = _losses._SubsetLoss.__call__
+
+        def spy(self, params, members):
+            calls.append(members.tolist())
+            return original(self, params, members)
+
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(_losses._SubsetLoss, "__call__", spy)
+            mll = fit_gpytorch_mll(_mll(X, Y))
+        res = get_fit_result(mll)
+        # every evaluation is counted, per member, and nothing else was evaluated
+        self.assertEqual(sum(len(c) for c in calls), res.total_evaluations)
+        for i, member in enumerate(res.members):
+            self.assertEqual(sum(i in c for c in calls), member.num_evaluations)
+        # members finish at different times and the active set shrinks
+        iterations = [m.num_iterations for m in res.members]
+        self.assertGreater(max(iterations), min(iterations))
+        self.assertLess(min(len(c) for c in calls), 6)
+        self.assertLess(res.total_evaluations, len(calls) * 6)
+
+    def test_warm_start(self):
+        X, Y = _data(n=30, d=2, seed=5)
+        full = fit_gpytorch_mll(_mll(X, Y))
+        folds_X = torch.stack([torch.cat([X[:i], X[i + 1 :]]) for i in range(30)])
+        folds_Y = torch.stack([torch.cat([Y[:i], Y[i + 1 :]]) for i in range(30)])
+        cold = fit_gpytorch_mll(_mll(folds_X, folds_Y))
+        warm = _mll(folds_X, folds_Y)
+        fit_gpytorch_mll(warm, warm_start=full.model)
+        cold_res, warm_res = get_fit_result(cold), get_fit_result(warm)
+        self.assertLess(warm_res.total_evaluations, cold_res.total_evaluations)
+        # it started from the full model's hyperparameters
+        start = _mll(folds_X, folds_Y)
+        full_params = dict(full.model.named_parameters())
+        with torch.no_grad():
+            for name, p in start.model.named_parameters():
+                p.copy_(full_params[name].expand_as(p))
+        first = torch.tensor([m.loss_trace[0] for m in warm_res.members], dtype=torch.double)
+        self.assertAllClose(first, -_member_mll(start), atol=1e-6, rtol=1e-6)
+        # a state dict works too, and a mismatching one is rejected clearly
+        fit_gpytorch_mll(_mll(folds_X, folds_Y), warm_start=full.model.state_dict())
+        with self.assertRaisesRegex(UnsupportedError, "matched none of the parameters"):
+            fit_gpytorch_mll(_mll(folds_X, folds_Y), warm_start={"foo": torch.ones(1)})
+        bad = {"covar_module.raw_lengthscale": torch.ones(5, 5)}
+        with self.assertRaisesRegex(UnsupportedError, "does not broadcast"):
+            fit_gpytorch_mll(_mll(folds_X, folds_Y), warm_start=bad)
+
+    def test_timeout(self):
+        X, Y = _data(batch=(3,), n=30, d=4)
+        with self.assertWarnsRegex(OptimizationWarning, "timed out"):
+            mll = fit_gpytorch_mll(_mll(X, Y), optimizer_kwargs={"timeout_sec": 0.0})
+        res = get_fit_result(mll)
+        self.assertTrue(res.timed_out)
+        self.assertFalse(mll.training)
+        self.assertTrue(all(m.status == OptimizationStatus.STOPPED for m in res.members))
+
+    def test_failed_member_is_isolated(self):
+        X, Y = _data(batch=(3,), n=10, seed=6)
+        mll = _mll(X, Y)
+        mll.model.train_targets[1, 4] = float("nan")  # one fold's data is broken
+        with self.assertWarnsRegex(
+            OptimizationWarning, r"1 of 3 batch members \(indices \[\(1,\)\]"
+        ):
+            fit_gpytorch_mll(mll, optimizer_kwargs=FAST)
+        res = get_fit_result(mll)
+        self.assertEqual(res.members[1].status, OptimizationStatus.FAILURE)
+        self.assertEqual(res.members[1].attempts, 5)
+        self.assertEqual([m.attempts for m in (res.members[0], res.members[2])], [1, 1])
+        # the other members are exactly what they would be without the broken one
+        clean = fit_gpytorch_mll(_mll(X[[0, 2]], Y[[0, 2]]), optimizer_kwargs=FAST)
+        self.assertAllClose(
+            mll.model.covar_module.lengthscale[[0, 2]], clean.model.covar_module.lengthscale
+        )
+        self.assertFalse(mll.training)
+
+    def test_all_members_failing_raises(self):
+        X, Y = _data(batch=(2,), n=8)
+        mll = _mll(X, Y)
+        mll.model.train_targets[:, 0] = float("nan")
+        with self.assertRaisesRegex(ModelFittingError, "All attempts to fit the model have failed"):
+            fit_gpytorch_mll(mll, optimizer_kwargs=FAST, max_attempts=2)
+        self.assertTrue(mll.training)
+
+    def test_model_list(self):
+        X, Y = _data(n=12)
+        models = [SingleTaskGP(X, Y), SingleTaskGP(X, -Y)]
+        model = ModelListGP(*models)
+        mll = fit_gpytorch_mll(SumMarginalLogLikelihood(model.likelihood, model))
+        self.assertFalse(mll.training)
+        for sub in model.models:
+            self.assertIsNotNone(get_fit_result(sub))
+            alone = fit_gpytorch_mll(_mll(X, sub.train_targets.unsqueeze(-1)))
+            self.assertAllClose(sub.covar_module.lengthscale, alone.model.covar_module.lengthscale)
+
+    def test_bounds_are_respected(self):
+        X, Y = _data(n=12)
+        mll = _mll(X, Y)
+        bounds = {"model.covar_module.raw_lengthscale": (0.05, 0.3)}
+        fit_gpytorch_mll(mll, optimizer_kwargs={"bounds": bounds})
+        ls = mll.model.covar_module.lengthscale
+        self.assertTrue(bool(((ls >= 0.05) & (ls <= 0.3 + 1e-12)).all()), ls)
+        self.assertGreaterEqual(float(mll.model.likelihood.noise.min()), 1e-4)
+
+    def test_shared_parameters_fit_jointly(self):
+        # a batched model whose kernel is shared by all members: one joint problem
+        from gpytorch.kernels import RBFKernel
+
+        X, Y = _data(batch=(3,), n=10)
+        model = SingleTaskGP(X, Y, covar_module=RBFKernel())
+        mll = fit_gpytorch_mll(
+            ExactMarginalLogLikelihood(model.likelihood, model), optimizer_kwargs=FAST
+        )
+        res = get_fit_result(mll)
+        self.assertEqual(len(res.members), 1)
+        self.assertEqual(res.path, "full-batch")
+        self.assertTrue(res.success)
+
+    def test_drop_in_contract(self):
+        ours = inspect.signature(fit_gpytorch_mll)
+        theirs = inspect.signature(botorch.fit.fit_gpytorch_mll)
+        self.assertEqual(list(ours.parameters), list(theirs.parameters))
+        X, Y = _data(n=10)
+        mll = _mll(X, Y)
+        self.assertIs(fit_gpytorch_mll(mll, optimizer_kwargs=FAST), mll)
+        self.assertFalse(mll.training)
+        # an explicit optimizer runs BoTorch's routine with it
+        mll2 = _mll(X, Y)
+        fit_gpytorch_mll(mll2, optimizer=fit_gpytorch_mll_torch, optimizer_kwargs={"step_limit": 5})
+        self.assertIsNone(get_fit_result(mll2))
+        self.assertFalse(mll2.training)
+        # a user closure: one joint problem on its (summed) loss
+        Xb, Yb = _data(batch=(2,), n=10)
+        mll3 = _mll(Xb, Yb)
+        from botorch.optim.closures import get_loss_closure_with_grads
+        from botorch.optim.utils import get_parameters
+
+        closure = get_loss_closure_with_grads(
+            mll3, parameters=get_parameters(mll3, requires_grad=True)
+        )
+        mll3.train()
+        fit_gpytorch_mll(mll3, closure=closure, optimizer_kwargs=FAST)
+        self.assertEqual(get_fit_result(mll3).path, "closure")
+        self.assertFalse(mll3.training)
+        with self.assertRaisesRegex(UnsupportedError, "Unknown optimizer options"):
+            fit_gpytorch_mll(_mll(X, Y), optimizer_kwargs={"options": {"max_iter": 3}})
+        # unknown top-level keywords are ignored, as BoTorch ignores them
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            fit_gpytorch_mll(_mll(X, Y), optimizer_kwargs=FAST, some_unknown_flag=True)
+
+    def test_callback_and_result_tables(self):
+        X, Y = _data(batch=(2,), n=10)
+        seen = []
+        mll = fit_gpytorch_mll(
+            _mll(X, Y),
+            optimizer_kwargs={**FAST, "callback": lambda params, result: seen.append(result)},
+        )
+        self.assertGreater(len(seen), 3)
+        self.assertEqual(seen[0].status, OptimizationStatus.RUNNING)
+        res = get_fit_result(mll)
+        df = res.to_dataframe()
+        self.assertEqual(list(df["member"]), [0, 1])
+        trace = res.trace_dataframe()
+        self.assertEqual(set(trace.columns), {"member", "step", "loss"})
+        self.assertEqual(len(trace), sum(len(m.loss_trace) for m in res.members))
