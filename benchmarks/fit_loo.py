@@ -10,7 +10,9 @@ it compares, in one run on one machine:
 * ``botorch-loop``: BoTorch fitting the 60 fold models one by one;
 * ``ax_ext-cold``: ``ax_ext.fit.fit_gpytorch_mll`` on the batched model;
 * ``ax_ext-warm``: ax_ext fitting the full-data model, then the folds warm-started
-  from it (both fits are timed and counted).
+  from it (both fits are timed and counted);
+* ``ax_ext-warm+cold``: the same, but every fold also starts from the default
+  initialization, in the same vectorized run, and keeps the better optimum.
 
 It reports wall time (median of ``--repeats``), member-evaluations (one member's
 loss and gradient computed once; a batched BoTorch evaluation of 60 members
@@ -133,12 +135,14 @@ def run_method(method: str, model_name: str, X, Y, folds, options):
         fit_gpytorch_mll(mll, optimizer_kwargs=opt_kwargs)
         evals = get_fit_result(mll).total_evaluations
         mlls = per_member_mll(mll)
-    elif method == "ax_ext-warm":
+    elif method in ("ax_ext-warm", "ax_ext-warm+cold"):
         full = build(model_name, X, Y)
         fit_gpytorch_mll(full, optimizer_kwargs=opt_kwargs)
         evals = get_fit_result(full).total_evaluations
         mll = build(model_name, folds.train_X, folds.train_Y)
-        fit_gpytorch_mll(mll, optimizer_kwargs=opt_kwargs, warm_start=full.model)
+        # warm+cold: every fold also starts from the default initialization; best kept
+        starts = full.model if method == "ax_ext-warm" else [full.model, None]
+        fit_gpytorch_mll(mll, optimizer_kwargs=opt_kwargs, warm_start=starts)
         evals += get_fit_result(mll).total_evaluations
         mlls = per_member_mll(mll)
     else:
@@ -146,7 +150,7 @@ def run_method(method: str, model_name: str, X, Y, folds, options):
     return time.perf_counter() - start, evals, mlls
 
 
-METHODS = ["botorch-batched", "botorch-loop", "ax_ext-cold", "ax_ext-warm"]
+METHODS = ["botorch-batched", "botorch-loop", "ax_ext-cold", "ax_ext-warm", "ax_ext-warm+cold"]
 
 
 def main(argv=None) -> dict:
@@ -158,6 +162,11 @@ def main(argv=None) -> dict:
     parser.add_argument("--maxiter", type=int, default=None, help="cap optimizer iterations")
     parser.add_argument("--smoke", action="store_true", help="tiny and quick: n=12, maxiter=20")
     parser.add_argument("--out", default="benchmarks/results/fit_loo.json")
+    parser.add_argument(
+        "--reuse",
+        default=None,
+        help="JSON of an earlier run on this machine: take its rows for methods not run now",
+    )
     args = parser.parse_args(argv)
     if args.smoke:
         args.n, args.repeats, args.maxiter = 12, 1, 20
@@ -190,23 +199,36 @@ def main(argv=None) -> dict:
     }
     print(f"{'model':15s} {'method':16s} {'time [s]':>9s} {'speedup':>8s} {'evals':>8s} "
           f"{'mean MLL':>9s} {'worst dMLL':>11s} {'#worse>1e-3':>11s}")  # fmt: skip
+    earlier = {}
+    if args.reuse:
+        for row in json.loads(Path(args.reuse).read_text())["rows"]:
+            earlier[(row["model"], row["method"])] = row
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     for model_name in args.models:
         reference = None
-        for method in args.methods:
-            times, evals, mlls = [], None, None
-            for _ in range(args.repeats):
-                torch.manual_seed(0)
-                t, evals, mlls = run_method(method, model_name, X, Y, folds, options)
-                times.append(t)
-            row = {
-                "model": model_name,
-                "method": method,
-                "times_s": times,
-                "median_s": statistics.median(times),
-                "member_evaluations": evals,
-                "final_mll": mlls.tolist(),
-                "mean_mll": float(mlls.mean()),
-            }
+        for method in METHODS:
+            if method not in args.methods:
+                if (model_name, method) not in earlier:
+                    continue
+                row = dict(earlier[(model_name, method)], reused_from=args.reuse)
+                mlls = torch.tensor(row["final_mll"], dtype=torch.double)
+                evals = row["member_evaluations"]
+            else:
+                times, evals, mlls = [], None, None
+                for _ in range(args.repeats):
+                    torch.manual_seed(0)
+                    t, evals, mlls = run_method(method, model_name, X, Y, folds, options)
+                    times.append(t)
+                row = {
+                    "model": model_name,
+                    "method": method,
+                    "times_s": times,
+                    "median_s": statistics.median(times),
+                    "member_evaluations": evals,
+                    "final_mll": mlls.tolist(),
+                    "mean_mll": float(mlls.mean()),
+                }
             if method == "botorch-batched":
                 reference = row
             if reference is not None:
@@ -219,12 +241,11 @@ def main(argv=None) -> dict:
                 f"{model_name:15s} {method:16s} {row['median_s']:9.2f} "
                 f"{row.get('speedup_vs_botorch_batched', float('nan')):8.2f} {evals:8d} "
                 f"{row['mean_mll']:9.4f} {row.get('worst_mll_diff', float('nan')):11.2e} "
-                f"{row.get('members_worse_by_1e-3', -1):11d}",
+                f"{row.get('members_worse_by_1e-3', -1):11d}"
+                + ("  (reused)" if "reused_from" in row else ""),
                 flush=True,
             )
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=1))
+            out.write_text(json.dumps(results, indent=1))  # after every row
     print(f"wrote {out}")
     return results
 

@@ -28,13 +28,13 @@ from ax_ext.fit._linesearch import MoreThuente
 MemberObjective = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
 
 # status codes, kept as small ints in a tensor
-RUNNING, CONVERGED_F, CONVERGED_G, NO_DECREASE, MAXITER, MAXFUN, TIMEOUT, FAILED = range(8)
+RUNNING, CONVERGED_F, CONVERGED_G, ABNORMAL, MAXITER, MAXFUN, TIMEOUT, FAILED = range(8)
 
 MESSAGES = {
     RUNNING: "running",
     CONVERGED_F: "CONVERGENCE: REL_REDUCTION_OF_F_<=_FTOL",
     CONVERGED_G: "CONVERGENCE: NORM_OF_PROJECTED_GRADIENT_<=_GTOL",
-    NO_DECREASE: "CONVERGENCE: LINE SEARCH FOUND NO FURTHER DECREASE",
+    ABNORMAL: "ABNORMAL_TERMINATION_IN_LNSRCH",
     MAXITER: "STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT",
     MAXFUN: "STOP: TOTAL NO. OF FUNCTION EVALUATIONS EXCEEDS LIMIT",
     TIMEOUT: "STOP: TIMEOUT",
@@ -314,7 +314,7 @@ def minimize_members(
                 out_of_budget,
                 torch.full_like(rej, MAXFUN),
                 torch.where(
-                    had_history, torch.full_like(rej, RUNNING), torch.full_like(rej, NO_DECREASE)
+                    had_history, torch.full_like(rej, RUNNING), torch.full_like(rej, ABNORMAL)
                 ),
             )
         row = torch.full_like(f, float("nan"))

@@ -111,37 +111,43 @@ class MoreThuente:
 
     def update(self, idx: Tensor, f: Tensor, g: Tensor) -> None:
         """Feed ``f`` and ``g`` (values at ``stp[idx]``) for the searches ``idx``."""
-        s = {name: getattr(self, name)[idx] for name in _STATE}
         stp = self.stp[idx]
-        ftest = s["finit"] + stp * s["gtest"]
-        s["stage1"] = s["stage1"] & ~((f <= ftest) & (g >= 0))
-        warn = s["brackt"] & ((stp <= s["stmin"]) | (stp >= s["stmax"]))
-        warn |= s["brackt"] & (s["stmax"] - s["stmin"] <= self.xtol * s["stmax"])
-        warn |= (stp == self.stpmax[idx]) & (f <= ftest) & (g <= s["gtest"])
-        warn |= (stp == 0) & ((f > ftest) | (g >= s["gtest"]))
-        conv = (f <= ftest) & (g.abs() <= self.gtol * (-s["ginit"]))
+        gtest = self.gtest[idx]
+        ftest = self.finit[idx] + stp * gtest
+        stage1 = self.stage1[idx] & ~((f <= ftest) & (g >= 0))
+        self.stage1[idx] = stage1
+        brackt, stmin, stmax = self.brackt[idx], self.stmin[idx], self.stmax[idx]
+        warn = brackt & ((stp <= stmin) | (stp >= stmax))
+        warn |= brackt & (stmax - stmin <= self.xtol * stmax)
+        warn |= (stp == self.stpmax[idx]) & (f <= ftest) & (g <= gtest)
+        warn |= (stp == 0) & ((f > ftest) | (g >= gtest))
+        conv = (f <= ftest) & (g.abs() <= self.gtol * (-self.ginit[idx]))
         self.converged[idx] = conv
         self.warning[idx] = warn & ~conv
-        # modified function in the first stage when the value went up but not enough
+        rest = ~(conv | warn)
+        if not bool(rest.any()):  # the common case: the first trial step is accepted
+            return
+        idx, f, g, stp, ftest = idx[rest], f[rest], g[rest], stp[rest], ftest[rest]
+        s = {name: getattr(self, name)[idx] for name in _STATE}
+        # in the first stage, while the value went up but not enough, dcstep works on
+        # the modified function f(stp) - stp * gtest (a shift of values and slopes)
         modified = s["stage1"] & (f <= s["fx"]) & (f > ftest)
-        gt = s["gtest"]
-        fx, fy, gx, gy = s["fx"], s["fy"], s["gx"], s["gy"]
-        fm, gm = f - stp * gt, g - gt
-        fxm, fym = fx - s["stx"] * gt, fy - s["sty"] * gt
-        gxm, gym = gx - gt, gy - gt
-        stmin, stmax = s["stmin"], s["stmax"]
-        out_m = dcstep(
-            s["stx"], fxm, gxm, s["sty"], fym, gym, stp, fm, gm, s["brackt"], stmin, stmax
+        off = torch.where(modified, s["gtest"], torch.zeros_like(f))
+        stx, fx, gx, sty, fy, gy, new_stp, brackt = dcstep(
+            s["stx"],
+            s["fx"] - s["stx"] * off,
+            s["gx"] - off,
+            s["sty"],
+            s["fy"] - s["sty"] * off,
+            s["gy"] - off,
+            stp,
+            f - stp * off,
+            g - off,
+            s["brackt"],
+            s["stmin"],
+            s["stmax"],
         )
-        out_p = dcstep(s["stx"], fx, gx, s["sty"], fy, gy, stp, f, g, s["brackt"], stmin, stmax)
-        stx = _where(modified, out_m[0], out_p[0])
-        sty = _where(modified, out_m[3], out_p[3])
-        fx = _where(modified, out_m[1] + out_m[0] * gt, out_p[1])
-        gx = _where(modified, out_m[2] + gt, out_p[2])
-        fy = _where(modified, out_m[4] + out_m[3] * gt, out_p[4])
-        gy = _where(modified, out_m[5] + gt, out_p[5])
-        new_stp = _where(modified, out_m[6], out_p[6])
-        brackt = _where(modified, out_m[7], out_p[7])
+        fx, fy, gx, gy = fx + stx * off, fy + sty * off, gx + off, gy + off
         # force sufficient decrease of the interval
         width, width1 = s["width"], s["width1"]
         shrink = brackt & ((sty - stx).abs() >= 0.66 * width1)
@@ -153,15 +159,12 @@ class MoreThuente:
         new_stp = torch.minimum(torch.maximum(new_stp, torch.zeros_like(new_stp)), self.stpmax[idx])
         give_up = brackt & ((new_stp <= stmin) | (new_stp >= stmax))
         give_up |= brackt & (stmax - stmin <= self.xtol * stmax)
-        new_stp = _where(give_up, stx, new_stp)
-        finished = conv | (warn & ~conv)
         for name, value in (
             ("stx", stx), ("fx", fx), ("gx", gx), ("sty", sty), ("fy", fy), ("gy", gy),
-            ("brackt", brackt), ("stage1", s["stage1"]), ("width", width),
-            ("width1", width1), ("stmin", stmin), ("stmax", stmax),
+            ("brackt", brackt), ("width", width), ("width1", width1), ("stmin", stmin),
+            ("stmax", stmax), ("stp", _where(give_up, stx, new_stp)),
         ):  # fmt: skip
-            getattr(self, name)[idx] = _where(finished, s[name], value)
-        self.stp[idx] = _where(finished, stp, new_stp)
+            getattr(self, name)[idx] = value
 
 
 _STATE = (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -37,7 +38,7 @@ logger = logging.getLogger(__name__)
 _STATUS = {
     _lbfgs.CONVERGED_F: OptimizationStatus.SUCCESS,
     _lbfgs.CONVERGED_G: OptimizationStatus.SUCCESS,
-    _lbfgs.NO_DECREASE: OptimizationStatus.SUCCESS,
+    _lbfgs.ABNORMAL: OptimizationStatus.FAILURE,
     _lbfgs.MAXITER: OptimizationStatus.STOPPED,
     _lbfgs.MAXFUN: OptimizationStatus.STOPPED,
     _lbfgs.TIMEOUT: OptimizationStatus.STOPPED,
@@ -84,8 +85,10 @@ def fit_gpytorch_mll(
             every iteration with the parameters and an ``OptimizationResult``).
         **kwargs: ``max_attempts`` (default 5) and ``warm_start``: a model, MLL or
             state dict whose parameter values start every member (e.g. the
-            full-data model for its leave-one-out folds). Other keywords are
-            ignored, as BoTorch ignores them.
+            full-data model for its leave-one-out folds), or a list of them, in
+            which ``None`` stands for the members' current values: every member is
+            then fitted from each start (all at once) and keeps its best result.
+            Other keywords are ignored, as BoTorch ignores them.
 
     Returns:
         ``mll``, in eval mode if at least one member was fitted; per-member results
@@ -160,7 +163,7 @@ def fit_mll_members(
     timeout_sec: float | None = None,
     bounds: Mapping[str, tuple[float | None, float | None]] | None = None,
     callback: Callable[[dict[str, Tensor], OptimizationResult], None] | None = None,
-    warm_start: Mapping[str, Tensor] | Module | None = None,
+    warm_start: Mapping[str, Tensor] | Module | Sequence[Any] | None = None,
     max_attempts: int = 5,
     parameters: Any = None,
     **ignored: Any,
@@ -194,20 +197,41 @@ def fit_mll_members(
     else:
         loss, path = select_member_loss(mll, layout, closure_kwargs)
         objective = make_objective(loss, layout)
-    x0 = layout.gather() if warm_start is None else _warm_start(layout, warm_start)
+    starts = list(warm_start) if isinstance(warm_start, (list, tuple)) else [warm_start]
+    if not starts:
+        raise UnsupportedError("warm_start is an empty list; pass None or at least one state.")
+    x0 = torch.cat([layout.gather() if s is None else _warm_start(layout, s) for s in starts])
     iteration_callback = None
-    if callback is not None:
+    if callback is not None and len(starts) == 1:
         iteration_callback = _iteration_callback(layout, callback, start)
+    B = layout.num_members
+
+    def each_start(rows: Tensor, ids: Tensor) -> tuple[Tensor, Tensor]:
+        return objective(rows, ids % B)  # rows of start j are members j * B + i
+
     res = _lbfgs.minimize_members(
-        objective, x0, layout.lower, layout.upper, lbfgs_options, iteration_callback
+        each_start if len(starts) > 1 else objective,
+        x0,
+        layout.lower,
+        layout.upper,
+        lbfgs_options,
+        iteration_callback,
     )
     traces = _traces(res)
+    if len(starts) > 1:
+        res, traces = _best_of_starts(res, traces, len(starts), B)
     attempts = torch.ones(layout.num_members, dtype=torch.long)
+    # as BoTorch retries a fit that ended abnormally, but per member: members with
+    # no finite loss or an abnormal line-search termination restart from their
+    # priors until an attempt converges normally, keeping their best result
+    unsettled = _unsettled(res.status)
     for _ in range(max_attempts - 1):
-        failed = (res.status == _lbfgs.FAILED).nonzero().flatten()
-        if failed.numel() == 0 or res.timed_out:
+        retry = unsettled.nonzero().flatten()
+        if retry.numel() == 0 or res.timed_out:
             break
-        _retry(res, traces, attempts, failed, objective, layout, model, lbfgs_options, start)
+        _retry(
+            res, traces, attempts, unsettled, retry, objective, layout, model, lbfgs_options, start
+        )
     result = _make_result(res, traces, attempts, layout, path, time.monotonic() - start)
     layout.scatter(res.x)
     record_fit_result(mll, result)
@@ -281,8 +305,30 @@ def _traces(res: _lbfgs.LbfgsResult) -> list[list[float]]:
     return [[v for v in row.tolist() if v == v] for row in table]  # drop NaN (idle)
 
 
-def _retry(res, traces, attempts, failed, objective, layout, model, options, start) -> None:
-    """Re-sample only the failed members from their priors and fit them again."""
+def _best_of_starts(res: _lbfgs.LbfgsResult, traces, num_starts: int, B: int):
+    """Per member, the start with the lowest final loss (evaluations summed)."""
+    f = res.f.reshape(num_starts, B)
+    usable = (res.status != _lbfgs.FAILED).reshape(num_starts, B) & torch.isfinite(f)
+    best = torch.where(usable, f, torch.full_like(f, float("inf"))).argmin(0)
+    pick = best * B + torch.arange(B, device=f.device)
+    merged = _lbfgs.LbfgsResult(
+        x=res.x[pick],
+        f=res.f[pick],
+        status=res.status[pick],
+        num_iterations=res.num_iterations.reshape(num_starts, B).sum(0),
+        num_evaluations=res.num_evaluations.reshape(num_starts, B).sum(0),
+        runtime=res.runtime,
+        timed_out=res.timed_out,
+    )
+    return merged, [traces[int(i)] for i in pick]
+
+
+def _unsettled(status: Tensor) -> Tensor:
+    return (status == _lbfgs.FAILED) | (status == _lbfgs.ABNORMAL)
+
+
+def _retry(res, traces, attempts, unsettled, failed, objective, layout, model, options, start):
+    """Re-sample only the given members from their priors and fit them again."""
     rows = prior_sample_rows(layout, model)[failed]
 
     def sub_objective(x: Tensor, local: Tensor) -> tuple[Tensor, Tensor]:
@@ -297,9 +343,12 @@ def _retry(res, traces, attempts, failed, objective, layout, model, options, sta
         attempts[i] += 1
         res.num_evaluations[i] += sub.num_evaluations[j]
         res.num_iterations[i] += sub.num_iterations[j]
-        if sub.status[j] != _lbfgs.FAILED:
+        new_ok = sub.status[j] != _lbfgs.FAILED
+        if new_ok and (res.status[i] == _lbfgs.FAILED or sub.f[j] < res.f[i]):
             res.x[i], res.f[i], res.status[i] = sub.x[j], sub.f[j], sub.status[j]
             traces[i] = sub_traces[j]
+        if not _unsettled(sub.status[j : j + 1])[0]:
+            unsettled[i] = False
     res.timed_out = res.timed_out or sub.timed_out
 
 
@@ -323,7 +372,7 @@ def _make_result(res, traces, attempts, layout: MemberLayout, path: str, runtime
 
 
 def _report(result: FitResult, res: _lbfgs.LbfgsResult, layout: MemberLayout) -> None:
-    failed = [m.index for m in result.members if m.status == OptimizationStatus.FAILURE]
+    failed = [m.index for m in result.members if not math.isfinite(m.loss)]
     if len(failed) == len(result.members):
         raise ModelFittingError(
             "All attempts to fit the model have failed: no member reached a finite loss "
@@ -345,6 +394,16 @@ def _report(result: FitResult, res: _lbfgs.LbfgsResult, layout: MemberLayout) ->
             f"Optimization timed out after {result.runtime:.3g} seconds; "
             f"{sum(int(s) == _lbfgs.TIMEOUT for s in res.status)} member(s) had not "
             "converged and keep their last accepted values.",
+            OptimizationWarning,
+            stacklevel=4,
+        )
+    abnormal = [m.index for m, s in zip(result.members, res.status) if int(s) == _lbfgs.ABNORMAL]
+    if abnormal:
+        warnings.warn(
+            f"{len(abnormal)} batch member(s) (indices {abnormal[:10]}"
+            f"{' ...' if len(abnormal) > 10 else ''}) ended with "
+            "ABNORMAL_TERMINATION_IN_LNSRCH in every attempt; the best parameters found "
+            "were kept. Their fits may be poor: check the data and the priors.",
             OptimizationWarning,
             stacklevel=4,
         )

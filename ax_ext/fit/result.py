@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import weakref
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +25,9 @@ class MemberFitResult:
         num_evaluations: Loss evaluations of this member, over all attempts.
         num_iterations: Accepted optimizer steps, over all attempts.
         status: ``SUCCESS`` (converged), ``STOPPED`` (iteration/evaluation budget
-            or timeout) or ``FAILURE`` (no finite loss found).
+            or timeout) or ``FAILURE`` (no finite loss found, or the line search
+            terminated abnormally in every attempt; ``loss`` is NaN only in the
+            first case).
         message: The optimizer's reason for stopping.
         loss_trace: The loss at the start and after every accepted step of the
             attempt that was kept.
@@ -77,7 +80,7 @@ class FitResult:
     @property
     def success(self) -> bool:
         """Whether every member ended with a finite loss."""
-        return all(m.status != OptimizationStatus.FAILURE for m in self.members)
+        return all(math.isfinite(m.loss) for m in self.members)
 
     def to_dataframe(self) -> Any:
         """One row per member (``pandas.DataFrame``), without the traces."""

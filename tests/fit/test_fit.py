@@ -137,6 +137,15 @@ class TestFitGpytorchMll(BotorchTestCase):
                 p.copy_(full_params[name].expand_as(p))
         first = torch.tensor([m.loss_trace[0] for m in warm_res.members], dtype=torch.double)
         self.assertAllClose(first, -_member_mll(start), atol=1e-6, rtol=1e-6)
+        # several starts per member: each member keeps its best, evaluations add up
+        both = _mll(folds_X, folds_Y)
+        fit_gpytorch_mll(both, warm_start=[full.model, None])
+        both_res = get_fit_result(both)
+        best = torch.minimum(cold_res.losses, warm_res.losses)
+        self.assertAllClose(both_res.losses, best, atol=1e-9, rtol=0)
+        self.assertEqual(
+            both_res.total_evaluations, cold_res.total_evaluations + warm_res.total_evaluations
+        )
         # a state dict works too, and a mismatching one is rejected clearly
         fit_gpytorch_mll(_mll(folds_X, folds_Y), warm_start=full.model.state_dict())
         with self.assertRaisesRegex(UnsupportedError, "matched none of the parameters"):
