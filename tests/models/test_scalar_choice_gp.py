@@ -108,7 +108,7 @@ class TestScalarChoiceGP(BotorchTestCase):
         X = torch.cat([s, c], dim=-1)
         Y = torch.sin(6 * math.pi * s[:, :1]) + 0.5 * c[:, :1]
         deviation = {}
-        for strength in ("tight", "default", "looser"):
+        for strength in ("tight", "default", "loose"):
             model = _fit(
                 ScalarChoiceGP(
                     X,
@@ -125,7 +125,7 @@ class TestScalarChoiceGP(BotorchTestCase):
                 devs.append((getattr(k, name).detach().log() - math.log(mode)).abs().flatten())
             deviation[strength] = torch.cat(devs).mean().item()
         self.assertLess(deviation["tight"], deviation["default"])
-        self.assertLess(deviation["default"], deviation["looser"])
+        self.assertLess(deviation["default"], deviation["loose"])
 
     def test_construct_inputs_from_ax_dataset(self):
         data = mixed_dataset(n=8)
