@@ -6,7 +6,7 @@ kernels or models. Models can offer a faster fused loss through
 :mod:`ax_ext.fit.protocol`.
 """
 
-from ax_ext.fit.api import fit_gpytorch_mll, fit_mll_members
+from ax_ext.fit.api import fit_gpytorch_mll, fit_gpytorch_mll_directly, fit_mll_members
 from ax_ext.fit.protocol import (
     FusedMemberLoss,
     SupportsFusedMemberLoss,
@@ -20,6 +20,7 @@ __all__ = [
     "MemberFitResult",
     "SupportsFusedMemberLoss",
     "fit_gpytorch_mll",
+    "fit_gpytorch_mll_directly",
     "fit_mll_members",
     "get_fit_result",
     "supports_fused_member_loss",

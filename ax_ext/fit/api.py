@@ -31,7 +31,7 @@ from ax_ext.fit._params import (
 )
 from ax_ext.fit.result import FitResult, MemberFitResult, record_fit_result
 
-__all__ = ["fit_gpytorch_mll", "fit_mll_members"]
+__all__ = ["fit_gpytorch_mll", "fit_gpytorch_mll_directly", "fit_mll_members"]
 
 logger = logging.getLogger(__name__)
 
@@ -105,19 +105,40 @@ def fit_gpytorch_mll(
         >>> mll.training, len(get_fit_result(mll).members)
         (False, 4)
     """
+    if hasattr(mll.model, "custom_fit"):
+        return mll.model.custom_fit(
+            mll=mll,
+            closure=closure,
+            closure_kwargs=closure_kwargs,
+            optimizer_kwargs=optimizer_kwargs,
+            **({} if optimizer is None else {"optimizer": optimizer}),
+            **kwargs,
+        )
+    return fit_gpytorch_mll_directly(
+        mll,
+        closure=closure,
+        optimizer=optimizer,
+        closure_kwargs=closure_kwargs,
+        optimizer_kwargs=optimizer_kwargs,
+        **kwargs,
+    )
+
+
+def fit_gpytorch_mll_directly(
+    mll: MarginalLogLikelihood,
+    closure: Callable[[], tuple[Tensor, Sequence[Tensor | None]]] | None = None,
+    optimizer: Callable | None = None,
+    closure_kwargs: dict[str, Any] | None = None,
+    optimizer_kwargs: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> MarginalLogLikelihood:
+    """:func:`fit_gpytorch_mll` without the ``custom_fit`` check: what a model's
+    ``custom_fit`` calls to be fitted by ax_ext (arguments as there)."""
     if optimizer is not None:
         return botorch.fit.fit_gpytorch_mll(
             mll,
             closure=closure,
             optimizer=optimizer,
-            closure_kwargs=closure_kwargs,
-            optimizer_kwargs=optimizer_kwargs,
-            **kwargs,
-        )
-    if hasattr(mll.model, "custom_fit"):
-        return mll.model.custom_fit(
-            mll=mll,
-            closure=closure,
             closure_kwargs=closure_kwargs,
             optimizer_kwargs=optimizer_kwargs,
             **kwargs,

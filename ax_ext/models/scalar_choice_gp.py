@@ -7,7 +7,6 @@ from typing import Any
 
 import torch
 from botorch.exceptions.errors import UnsupportedError
-from botorch.fit import _fit_fallback
 from botorch.models import SingleTaskGP
 from botorch.models.transforms.input import InputTransform, Normalize
 from botorch.models.transforms.outcome import OutcomeTransform
@@ -19,7 +18,7 @@ from gpytorch.mlls import MarginalLogLikelihood
 from gpytorch.module import Module
 from torch import Tensor
 
-from ax_ext.fit import fit_mll_members
+from ax_ext.fit import fit_gpytorch_mll_directly
 from ax_ext.kernels import LengthscalePriorSpec, ScalarChoiceKernel
 from ax_ext.models._fused_loss import ScalarChoiceFusedLoss
 from ax_ext.models._validation import (
@@ -162,20 +161,13 @@ class ScalarChoiceGP(SingleTaskGP):
         vectorized L-BFGS-B and its fused loss. Arguments are those of
         ``fit_gpytorch_mll``; an explicit ``optimizer`` goes to BoTorch's routine.
         """
-        optimizer = kwargs.pop("optimizer", None)
-        if optimizer is not None:
-            return _fit_fallback(
-                mll,
-                closure=closure,
-                optimizer=optimizer,
-                closure_kwargs=closure_kwargs,
-                optimizer_kwargs=optimizer_kwargs,
-                **kwargs,
-            )
-        options = dict(optimizer_kwargs or {})
-        options.pop("method", None)
-        fit_mll_members(mll, closure=closure, closure_kwargs=closure_kwargs, **options, **kwargs)
-        return mll
+        return fit_gpytorch_mll_directly(
+            mll,
+            closure=closure,
+            closure_kwargs=closure_kwargs,
+            optimizer_kwargs=optimizer_kwargs,
+            **kwargs,
+        )
 
     def fused_member_loss(self, mll: MarginalLogLikelihood) -> ScalarChoiceFusedLoss | None:
         """The fused per-member loss for ax_ext's fitter (:mod:`ax_ext.fit.protocol`)."""
