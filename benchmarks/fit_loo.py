@@ -109,11 +109,17 @@ def per_member_mll(mll) -> torch.Tensor:
     with torch.no_grad():
         out = mll(mll.model(*mll.model.train_inputs), mll.model.train_targets)
     mll.eval()
-    return out.reshape(-1)
+    return out.reshape(-1).cpu()
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def run_method(method: str, model_name: str, X, Y, folds, options):
     opt_kwargs = {"options": options} if options else {}
+    synchronize(X.device)
     start = time.perf_counter()
     if method == "botorch-batched":
         mll = build(model_name, folds.train_X, folds.train_Y)
@@ -147,7 +153,14 @@ def run_method(method: str, model_name: str, X, Y, folds, options):
         mlls = per_member_mll(mll)
     else:
         raise ValueError(method)
+    synchronize(X.device)
     return time.perf_counter() - start, evals, mlls
+
+
+def describe_device(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return str(device)
 
 
 METHODS = ["botorch-batched", "botorch-loop", "ax_ext-cold", "ax_ext-warm", "ax_ext-warm+cold"]
@@ -162,6 +175,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--maxiter", type=int, default=None, help="cap optimizer iterations")
     parser.add_argument("--smoke", action="store_true", help="tiny and quick: n=12, maxiter=20")
     parser.add_argument("--out", default="benchmarks/results/fit_loo.json")
+    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     parser.add_argument(
         "--reuse",
         default=None,
@@ -170,7 +184,8 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     if args.smoke:
         args.n, args.repeats, args.maxiter = 12, 1, 20
-    X, Y = make_data(args.n)
+    device = torch.device(args.device)
+    X, Y = (t.to(device) for t in make_data(args.n))
     folds = gen_loo_cv_folds(train_X=X, train_Y=Y)
     options = {"maxiter": args.maxiter} if args.maxiter else None
     results = {
@@ -180,7 +195,7 @@ def main(argv=None) -> dict:
             "scalar_columns": N_SCALAR,
             "choice_columns": N_CHOICE,
             "dtype": "float64",
-            "device": "cpu",
+            "device": describe_device(device),
             "maxiter": args.maxiter,
             "repeats": args.repeats,
         },

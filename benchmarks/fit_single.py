@@ -19,7 +19,15 @@ import time
 from pathlib import Path
 
 import torch
-from fit_loo import CallCounter, botorch_fit, build, make_data, per_member_mll
+from fit_loo import (
+    CallCounter,
+    botorch_fit,
+    build,
+    describe_device,
+    make_data,
+    per_member_mll,
+    synchronize,
+)
 
 from ax_ext.fit import fit_gpytorch_mll, get_fit_result
 
@@ -29,11 +37,13 @@ def main(argv=None) -> dict:
     parser.add_argument("--n", type=int, default=60)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     parser.add_argument("--out", default="benchmarks/results/fit_single.json")
     args = parser.parse_args(argv)
     if args.smoke:
         args.n, args.repeats = 12, 1
-    X, Y = make_data(args.n)
+    device = torch.device(args.device)
+    X, Y = (t.to(device) for t in make_data(args.n))
     rows = []
     print(f"{'model':15s} {'BoTorch [s]':>11s} {'ax_ext [s]':>10s} {'ratio':>6s} "
           f"{'evals BoTorch':>13s} {'evals ax_ext':>12s} {'dMLL':>9s}")  # fmt: skip
@@ -43,14 +53,18 @@ def main(argv=None) -> dict:
             torch.manual_seed(0)
             mll = build(model_name, X, Y)
             counter = CallCounter(mll)
+            synchronize(device)
             start = time.perf_counter()
             botorch_fit(mll, None)
+            synchronize(device)
             times["botorch"].append(time.perf_counter() - start)
             mll_b, evals_b = per_member_mll(mll), counter.evaluations
             torch.manual_seed(0)
             mll = build(model_name, X, Y)
+            synchronize(device)
             start = time.perf_counter()
             fit_gpytorch_mll(mll)
+            synchronize(device)
             times["ax_ext"].append(time.perf_counter() - start)
             mll_a, evals_a = per_member_mll(mll), get_fit_result(mll).total_evaluations
         row = {
@@ -70,7 +84,17 @@ def main(argv=None) -> dict:
               f"{row['mll_ax_ext'] - row['mll_botorch']:9.2e}")  # fmt: skip
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"points": args.n, "repeats": args.repeats, "rows": rows}, indent=1))
+    out.write_text(
+        json.dumps(
+            {
+                "points": args.n,
+                "repeats": args.repeats,
+                "device": describe_device(device),
+                "rows": rows,
+            },
+            indent=1,
+        )
+    )
     print(f"wrote {out}")
     return {"rows": rows}
 
