@@ -87,7 +87,7 @@ def loo_cross_validation(
     *,
     folds: int | None = None,
     refit: bool = True,
-    warm_start: bool = True,
+    warm_start: bool | str = True,
     fit: Callable[..., Any] = fit_gpytorch_mll,
     fit_kwargs: dict[str, Any] | None = None,
     model_kwargs: dict[str, Any] | None = None,
@@ -115,7 +115,9 @@ def loo_cross_validation(
         warm_start: Start each fold's fit from the full-data model's
             hyperparameters as well as from the default initialization, keeping
             the better optimum (see ``warm_start`` of
-            :func:`ax_ext.fit.fit_gpytorch_mll`). If False, folds start cold.
+            :func:`ax_ext.fit.fit_gpytorch_mll`). ``"full"``: start only from the
+            full-data fit (cheapest; what Ax's ``warm_start_refit=True`` does).
+            If False, folds start cold.
         fit: The fitting routine, called as ``fit(mll, **fit_kwargs)``.
         fit_kwargs: Extra keyword arguments for ``fit``.
         model_kwargs: Extra keyword arguments for ``model_cls`` (e.g.
@@ -169,7 +171,9 @@ def loo_cross_validation(
         )
         if refit:
             kwargs = dict(fit_kwargs)
-            if warm_start:
+            if warm_start == "full":
+                kwargs["warm_start"] = full
+            elif warm_start:
                 kwargs["warm_start"] = [full, None]
             fit(ExactMarginalLogLikelihood(model.likelihood, model), **kwargs)
             result = get_fit_result(model)

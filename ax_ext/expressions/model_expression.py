@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 from botorch.exceptions.errors import UnsupportedError
-from botorch.models.transforms.input import Normalize
+from botorch.models.transforms.input import ChainedInputTransform, Normalize
 from botorch.models.transforms.outcome import Standardize
 from gpytorch.likelihoods import FixedNoiseGaussianLikelihood
 from gpytorch.means import ConstantMean
@@ -159,7 +159,8 @@ def model_expression(
             f"ScalarChoiceKernel (e.g. ax_ext.models.ScalarChoiceGP); got "
             f"{type(model).__name__} with covar_module {type(kernel).__name__}."
         )
-    d = model.train_inputs[0].shape[-1]
+    # the kernel's input width (after any encoding input transform)
+    d = max(kernel.scalar_dims + kernel.choice_dims) + 1
     if feature_names is None:
         feature_names = getattr(model, "feature_names", None) or [f"x{i}" for i in range(d)]
     feature_names = [str(n) for n in feature_names]
@@ -235,6 +236,9 @@ def _member_numbers(model, kernel: ScalarChoiceKernel, names: list[str], idx: tu
 def _scalar_ranges(model, data_idx: tuple, scalar_dims: list[int]) -> dict[int, float] | None:
     """Width of each scalar column's normalization range, if a Normalize exists."""
     tf = getattr(model, "input_transform", None)
+    if isinstance(tf, ChainedInputTransform):
+        # e.g. ScalarChoiceGP's one-hot encoding followed by Normalize
+        tf = next((t for t in tf.values() if isinstance(t, Normalize)), None)
     if not isinstance(tf, Normalize):
         return None
     coef = tf.coefficient.detach()

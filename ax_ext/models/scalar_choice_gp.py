@@ -2,13 +2,14 @@ r"""A single-task GP for mixed scalar / choice spaces with ScalarChoiceKernel.""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import logging
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
-from botorch.exceptions.errors import UnsupportedError
+from botorch.exceptions.errors import BotorchTensorDimensionError, UnsupportedError
 from botorch.models import SingleTaskGP
-from botorch.models.transforms.input import InputTransform, Normalize
+from botorch.models.transforms.input import ChainedInputTransform, InputTransform, Normalize
 from botorch.models.transforms.outcome import OutcomeTransform
 from botorch.utils.datasets import SupervisedDataset
 from botorch.utils.types import DEFAULT, _DefaultType
@@ -20,14 +21,25 @@ from torch import Tensor
 
 from ax_ext.fit import fit_gpytorch_mll_directly
 from ax_ext.kernels import LengthscalePriorSpec, ScalarChoiceKernel
+from ax_ext.models._encoding import (
+    ChoiceOneHot,
+    ChoiceSpec,
+    check_categorical,
+    encode_dims,
+    encoded_columns,
+    expand_names,
+)
 from ax_ext.models._fused_loss import ScalarChoiceFusedLoss
 from ax_ext.models._validation import (
     AX_ONE_HOT_INFIX,
     check_choice_columns,
     check_finite,
     check_shapes,
+    is_binary_column,
     resolve_dims,
 )
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["ScalarChoiceGP"]
 
@@ -53,13 +65,25 @@ class ScalarChoiceGP(SingleTaskGP):
             columns whose training values are all 0 or 1 are choice columns.
         choice_dims: Columns holding one-hot / n-hot encoded choice parameters
             (values 0 or 1).
+        categorical_features: Coded choice columns, ``{column: values}``, each
+            holding one of its values (or ``{column: k}`` for the codes ``0 ..
+            k-1``), as Ax's ``BO_MIXED`` transforms produce. The model one-hot
+            encodes them with a :class:`~ax_ext.models.ChoiceOneHot` input
+            transform, so the kernel's choice part sees one 0/1 column per value;
+            ``scalar_dims``, ``choice_dims``, ``bounds`` and ``feature_names`` refer
+            to the columns of ``train_X`` as given, while the kernel's dims and
+            ``self.feature_names`` (``"name=value"``) refer to the encoded columns.
         likelihood: A likelihood; default as in ``SingleTaskGP``.
         covar_module: A kernel; default a ``ScalarChoiceKernel`` over the dims with
             ``batch_shape`` equal to the model's augmented batch shape.
         mean_module: A mean; default ``ConstantMean``.
         outcome_transform: Default ``Standardize`` (batched); ``None`` for none.
         input_transform: Default ``Normalize`` over the scalar columns (batched,
-            bounds from the training data); ``None`` for none.
+            with ``bounds`` or the training data's range); ``None`` for none. With
+            ``categorical_features`` the one-hot encoding runs first.
+        bounds: Optional ``2 x d`` lower and upper bounds of the columns (e.g. the
+            search space's), used by the default ``Normalize`` instead of the
+            training data's range.
         scalar_lengthscale_prior: Strength name ("tight", "default", "loose",
             "looser"), ``Prior`` or ``None``, for the scalar lengthscales. See
             :mod:`ax_ext.kernels.priors`. Ignored if ``covar_module`` is given.
@@ -92,12 +116,12 @@ class ScalarChoiceGP(SingleTaskGP):
         scalar_lengthscale_prior: LengthscalePriorSpec = "default",
         choice_lengthscale_prior: LengthscalePriorSpec = "default",
         feature_names: Sequence[str] | None = None,
+        categorical_features: ChoiceSpec | None = None,
+        bounds: Tensor | None = None,
     ) -> None:
         self._validate_tensor_args(X=train_X, Y=train_Y, Yvar=train_Yvar)
         check_shapes(train_X, train_Y, train_Yvar)
         check_finite(train_X=train_X, train_Y=train_Y, train_Yvar=train_Yvar)
-        scalar, choice = resolve_dims(train_X, scalar_dims, choice_dims)
-        check_choice_columns(train_X, choice)
         d = train_X.shape[-1]
         if feature_names is not None:
             feature_names = [str(n) for n in feature_names]
@@ -106,10 +130,46 @@ class ScalarChoiceGP(SingleTaskGP):
                     f"Expected {d} feature_names (one per column of train_X), got "
                     f"{len(feature_names)}: {feature_names!r}."
                 )
+        if bounds is not None and tuple(bounds.shape) != (2, d):
+            raise BotorchTensorDimensionError(
+                f"Expected bounds of shape 2 x d = (2, {d}), got {tuple(bounds.shape)}."
+            )
+        encoder = None
+        X_enc = train_X
+        if categorical_features:
+            categorical = check_categorical(train_X, categorical_features)
+            encoder, columns = ChoiceOneHot(d, categorical), encoded_columns(d, categorical)
+            scalar_dims = encode_dims("scalar_dims", scalar_dims, columns, categorical)
+            choice_dims = encode_dims("choice_dims", choice_dims, columns, categorical)
+            if choice_dims is not None:
+                encoded = {c for i in categorical for c in columns[i]}
+                choice_dims = sorted(set(choice_dims) | encoded)
+            if bounds is not None:
+                bounds = bounds[..., [i for i in range(d) for _ in columns[i]]]
+            X_enc = encoder.transform(train_X)
+            if feature_names is not None:
+                feature_names = expand_names(feature_names, categorical)
+        scalar, choice = resolve_dims(X_enc, scalar_dims, choice_dims)
+        check_choice_columns(X_enc, choice)
+        d_enc = X_enc.shape[-1]
         batch_shape = train_X.shape[:-2]
         if input_transform is DEFAULT:
             input_transform = (
-                Normalize(d=d, indices=scalar, batch_shape=batch_shape) if scalar else None
+                Normalize(
+                    d=d_enc,
+                    indices=scalar,
+                    bounds=None if bounds is None else bounds.to(train_X),
+                    batch_shape=batch_shape,
+                )
+                if scalar
+                else None
+            )
+        if encoder is not None:
+            encoder.to(train_X)
+            input_transform = (
+                encoder
+                if input_transform is None
+                else ChainedInputTransform(encode=encoder, normalize=input_transform)
             )
         m = train_Y.shape[-1]
         aug_batch_shape = batch_shape + torch.Size([m] if m > 1 else [])
@@ -177,20 +237,25 @@ class ScalarChoiceGP(SingleTaskGP):
     def construct_inputs(
         cls,
         training_data: SupervisedDataset,
-        categorical_features: Sequence[int] | None = None,
+        categorical_features: Sequence[int] | ChoiceSpec | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
         r"""Model keyword arguments from a ``SupervisedDataset`` (used by Ax).
 
-        Choice columns are those Ax reports as ``categorical_features`` plus the
-        one-hot columns produced by Ax's ``OneHot`` transform (feature names
-        containing ``"_OH_PARAM_"``); every other column is scalar. Explicit
-        ``scalar_dims`` / ``choice_dims`` in ``kwargs`` (Ax's ``model_options``)
-        take precedence.
+        Choice columns are the one-hot columns produced by Ax's ``OneHot`` transform
+        (feature names containing ``"_OH_PARAM_"``) and the columns Ax reports as
+        ``categorical_features``; every other column is scalar. Categorical columns
+        holding only 0/1 are used as they are; other categorical columns are
+        coded choices and become ``categorical_features`` of the model, with the
+        values taken from the mapping if one is given (as ``ax_ext.generation`` does,
+        from Ax's search-space digest) or else from the training data (logged as a
+        warning: a value never observed would be missing). Explicit ``scalar_dims`` /
+        ``choice_dims`` in ``kwargs`` (Ax's ``model_options``) take precedence.
 
         Args:
             training_data: The training data, with feature names.
-            categorical_features: Column indices Ax treats as categorical.
+            categorical_features: Column indices Ax treats as categorical, or a
+                mapping from those indices to their numbers of values.
             **kwargs: Other model options, passed to the constructor.
 
         Returns:
@@ -198,6 +263,27 @@ class ScalarChoiceGP(SingleTaskGP):
         """
         inputs = super().construct_inputs(training_data=training_data)
         names = list(training_data.feature_names)
+        X = training_data.X
+        integer_coded: dict[int, Any] = {}
+        if isinstance(categorical_features, Mapping):
+            integer_coded = dict(categorical_features)
+        elif categorical_features:
+            binary = is_binary_column(X).tolist()
+            for c in categorical_features:
+                if not binary[c]:
+                    integer_coded[c] = torch.unique(X[..., c]).tolist()
+            if integer_coded:
+                logger.warning(
+                    "Coded choice columns %s came without their values; using the values "
+                    "observed in the training data (%s), so a value not yet observed cannot "
+                    "be modelled. Import ax_ext.generation (which passes them from the "
+                    "search space) or pass categorical_features as {column: values} in "
+                    "model_options.",
+                    sorted(integer_coded),
+                    integer_coded,
+                )
+        if integer_coded and "categorical_features" not in kwargs:
+            kwargs["categorical_features"] = integer_coded
         if "scalar_dims" not in kwargs and "choice_dims" not in kwargs:
             choice = set(categorical_features or [])
             choice |= {i for i, n in enumerate(names) if AX_ONE_HOT_INFIX in n}

@@ -1,0 +1,317 @@
+"""Sobol exploration, then Bayesian optimization with ``ScalarChoiceGP``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ax.adapter.registry import Generators
+from ax.core.base_trial import TrialStatus
+from ax.core.experiment import Experiment
+from ax.core.parameter import ChoiceParameter, FixedParameter, RangeParameter
+from ax.core.search_space import HierarchicalSearchSpace, SearchSpace
+from ax.exceptions.core import UnsupportedError, UserInputError
+from ax.generation_strategy.generation_node import GenerationNode
+from ax.generation_strategy.generation_strategy import GenerationStrategy
+from ax.generation_strategy.generator_spec import GeneratorSpec
+from ax.generation_strategy.transition_criterion import (
+    MaxGenerationParallelism,
+    MinTrials,
+)
+from ax.generators.torch.botorch_modular.surrogate import SurrogateSpec
+from ax.generators.torch.botorch_modular.utils import ModelConfig
+from botorch.acquisition import AcquisitionFunction
+
+from ax_ext.generation.gate import LOOQualityGate
+from ax_ext.kernels.priors import LENGTHSCALE_PRIOR_STRENGTHS
+from ax_ext.models import ScalarChoiceGP
+
+__all__ = ["default_num_sobol_trials", "scalar_choice_model_config", "sobol_then_bo"]
+
+logger = logging.getLogger(__name__)
+
+SOBOL, BO = "Sobol", "BO"
+#: Node names used by the quality-gated variant: the name on a trial says why BO began.
+BO_GATE_PASSED, BO_BUDGET_SPENT = "BO:quality_gate_passed", "BO:sobol_budget_spent"
+
+
+def default_num_sobol_trials(num_tunable: int) -> int:
+    """Sobol trials for ``num_tunable`` tunable parameters: ``max(5, 2 * num_tunable)``.
+
+    Ax's ``Client`` starts BO after 5 trials whatever the dimension; a GP with one
+    lengthscale per parameter has little to fit on fewer than about two points per
+    parameter, and the playbook spends a real budget on quasi-random exploration.
+
+    Example:
+        >>> default_num_sobol_trials(2), default_num_sobol_trials(24)
+        (5, 48)
+    """
+    return max(5, 2 * num_tunable)
+
+
+def scalar_choice_model_config(
+    scalar_lengthscale_prior: str = "default",
+    choice_lengthscale_prior: str = "default",
+    name: str = "ScalarChoiceGP",
+) -> ModelConfig:
+    """An Ax ``ModelConfig`` for ``ScalarChoiceGP`` (for your own generation nodes).
+
+    No Ax input transform: the model normalizes scalar columns itself, with the
+    search-space bounds (passed by ``ax_ext.generation``'s input constructor), and
+    one-hot encodes integer-coded choice columns.
+
+    Example:
+        >>> scalar_choice_model_config("loose").model_options
+        {'scalar_lengthscale_prior': 'loose', 'choice_lengthscale_prior': 'default'}
+    """
+    for arg, value in (("scalar", scalar_lengthscale_prior), ("choice", choice_lengthscale_prior)):
+        if value not in LENGTHSCALE_PRIOR_STRENGTHS:
+            raise UserInputError(
+                f"Expected {arg}_lengthscale_prior to be one of "
+                f"{sorted(LENGTHSCALE_PRIOR_STRENGTHS)} (named strengths are stored with "
+                f"the experiment), got {value!r}. For a custom Prior build a ModelConfig "
+                "yourself; it then cannot be saved with Ax's stores."
+            )
+    return ModelConfig(
+        botorch_model_class=ScalarChoiceGP,
+        model_options={
+            "scalar_lengthscale_prior": scalar_lengthscale_prior,
+            "choice_lengthscale_prior": choice_lengthscale_prior,
+        },
+        input_transform_classes=None,
+        name=name,
+    )
+
+
+def check_search_space(search_space: SearchSpace) -> int:
+    """Raise ``UnsupportedError`` for a search space the strategy cannot model.
+
+    Returns:
+        The number of tunable parameters.
+    """
+    if isinstance(search_space, HierarchicalSearchSpace) or any(
+        p.is_hierarchical for p in search_space.parameters.values()
+    ):
+        raise UnsupportedError(
+            "sobol_then_bo does not support hierarchical search spaces (parameters with "
+            "dependents): ScalarChoiceGP models every parameter in every trial. Flatten "
+            "the search space (make the dependent parameters always active), or use "
+            "Ax's default generation strategy."
+        )
+    tunable = []
+    for name, p in search_space.parameters.items():
+        if isinstance(p, FixedParameter):
+            continue
+        if not isinstance(p, RangeParameter | ChoiceParameter):
+            raise UnsupportedError(
+                f"Parameter {name!r} is a {type(p).__name__}; sobol_then_bo supports range, "
+                "choice and fixed parameters."
+            )
+        if p.is_fidelity or getattr(p, "is_task", False):
+            raise UnsupportedError(
+                f"Parameter {name!r} is a {'fidelity' if p.is_fidelity else 'task'} "
+                "parameter; ScalarChoiceGP is a single-fidelity, single-task model. Use "
+                "a multi-fidelity or multi-task model for it."
+            )
+        tunable.append(name)
+    if not tunable:
+        raise UnsupportedError(
+            f"The search space has no tunable parameters (all of "
+            f"{sorted(search_space.parameters)} are fixed), so there is nothing to "
+            "explore or optimize. Add a range or choice parameter."
+        )
+    return len(tunable)
+
+
+def sobol_then_bo(
+    search_space: SearchSpace | Experiment | Any | None = None,
+    *,
+    num_sobol_trials: int | None = None,
+    min_completed_trials: int | None = None,
+    count_failed_trials: bool = False,
+    scalar_lengthscale_prior: str = "default",
+    choice_lengthscale_prior: str = "default",
+    acquisition_function: type[AcquisitionFunction] | None = None,
+    seed: int | None = None,
+    max_parallelism: int | None = None,
+    quality_gate: float | None = None,
+    quality_criterion: str = "rank_correlation",
+    max_sobol_trials: int | None = None,
+    name: str | None = None,
+) -> GenerationStrategy:
+    r"""Quasi-random Sobol exploration, then BO with ``ScalarChoiceGP``.
+
+    The BO node uses Ax's ``BO_MIXED`` transforms: range parameters are modelled
+    in [0, 1] (log-scale ones in log space) and fed to the kernel's Matern part;
+    unordered choice parameters (string, int or bool values) stay one integer-coded
+    column each, which the model one-hot encodes for the kernel's exp(-L1) part,
+    so the acquisition function is optimized over valid values only (enumerated
+    or by BoTorch's mixed alternating optimizer): no rounding of relaxed one-hot
+    vectors, and both nodes drop duplicate arms. Fitting goes through
+    ``ScalarChoiceGP.custom_fit``, i.e. ax_ext's fitter.
+
+    Failed and abandoned trials do not count towards ``num_sobol_trials`` (unless
+    ``count_failed_trials``), so Sobol replaces them; trials without a finite
+    value are not modelled. BO starts once ``num_sobol_trials`` Sobol trials have
+    been generated and at least ``min_completed_trials`` trials have data; until
+    then Sobol continues (Ax logs each generation's node).
+
+    With ``quality_gate`` set, the switch also waits until the model's leave-one-out
+    ``quality_criterion`` on the completed trials reaches ``quality_gate``
+    (:class:`~ax_ext.generation.LOOQualityGate`); after ``max_sobol_trials`` Sobol
+    trials BO starts anyway. The BO node's name, stored on every trial it
+    generates, says which happened: ``"BO:quality_gate_passed"`` or
+    ``"BO:sobol_budget_spent"``.
+
+    Args:
+        search_space: The search space (or an ``Experiment`` or ``Client`` with one)
+            to check now and to size the defaults; without it the checks run when
+            Ax first builds the BO model and ``num_sobol_trials`` defaults to 10.
+        num_sobol_trials: Sobol trials before BO; default
+            :func:`default_num_sobol_trials` of the number of tunable parameters.
+        min_completed_trials: Completed trials with data needed before BO; default
+            ``max(3, num_sobol_trials // 2)``.
+        count_failed_trials: Count failed and abandoned Sobol trials towards
+            ``num_sobol_trials``.
+        scalar_lengthscale_prior: Strength of the scalar lengthscale prior:
+            ``"tight"``, ``"default"``, ``"loose"`` or ``"looser"``
+            (:mod:`ax_ext.kernels.priors`).
+        choice_lengthscale_prior: The same for choice parameters.
+        acquisition_function: A BoTorch acquisition function class; default Ax's
+            choice (``qLogNoisyExpectedImprovement`` for one objective).
+        seed: Seed of the Sobol sequence.
+        max_parallelism: Most trials of a node running at once (``None``: no limit);
+            Ax's ``Client.get_next_trials`` then returns fewer trials.
+        quality_gate: Threshold of the leave-one-out quality gate, or ``None``.
+        quality_criterion: ``"rank_correlation"``, ``"mean_log_predictive_density"``
+            or ``"coverage_95"``.
+        max_sobol_trials: With the gate, the Sobol budget after which BO starts
+            anyway; default ``3 * num_sobol_trials``.
+        name: The strategy's name.
+
+    Returns:
+        An Ax ``GenerationStrategy`` for ``Client.set_generation_strategy`` or an
+        ``Experiment``.
+
+    Raises:
+        UnsupportedError: For a search space it cannot model (only fixed
+            parameters, hierarchical, fidelity or task parameters).
+        UserInputError: For invalid numbers or prior names.
+
+    Example:
+        >>> from ax.api.client import Client
+        >>> from ax.api.configs import ChoiceParameterConfig, RangeParameterConfig
+        >>> client = Client(random_seed=0)
+        >>> client.configure_experiment(parameters=[
+        ...     RangeParameterConfig(name="lr", parameter_type="float",
+        ...                          bounds=(1e-4, 1e-1), scaling="log"),
+        ...     ChoiceParameterConfig(name="opt", parameter_type="str",
+        ...                           values=["adam", "sgd"], is_ordered=False),
+        ... ])
+        >>> client.configure_optimization(objective="-loss")
+        >>> gs = sobol_then_bo(client, num_sobol_trials=4)
+        >>> [node.name for node in gs._nodes]
+        ['Sobol', 'BO']
+        >>> client.set_generation_strategy(gs)
+    """
+    search_space = _search_space_of(search_space)
+    num_tunable = None if search_space is None else check_search_space(search_space)
+    if num_sobol_trials is None:
+        num_sobol_trials = 10 if num_tunable is None else default_num_sobol_trials(num_tunable)
+    _check_int("num_sobol_trials", num_sobol_trials, 1)
+    if min_completed_trials is None:
+        min_completed_trials = min(num_sobol_trials, max(3, num_sobol_trials // 2))
+    _check_int("min_completed_trials", min_completed_trials, 1)
+    if max_parallelism is not None:
+        _check_int("max_parallelism", max_parallelism, 1)
+    config = scalar_choice_model_config(scalar_lengthscale_prior, choice_lengthscale_prior)
+    excluded = None if count_failed_trials else [TrialStatus.FAILED, TrialStatus.ABANDONED]
+
+    def criteria(to: str) -> list:
+        return [
+            MinTrials(threshold=num_sobol_trials, transition_to=to, not_in_statuses=excluded),
+            MinTrials(
+                threshold=min_completed_trials,
+                transition_to=to,
+                only_in_statuses=[TrialStatus.COMPLETED],
+                use_all_trials_in_exp=True,
+                count_only_trials_with_data=True,
+            ),
+        ]
+
+    if quality_gate is None:
+        transitions, bo_names = criteria(BO), [BO]
+    else:
+        if max_sobol_trials is None:
+            max_sobol_trials = 3 * num_sobol_trials
+        _check_int("max_sobol_trials", max_sobol_trials, num_sobol_trials)
+        gate = LOOQualityGate(
+            transition_to=BO_GATE_PASSED,
+            threshold=quality_gate,
+            min_trials=max(3, min_completed_trials),
+            criterion=quality_criterion,
+            model_kwargs=dict(config.model_options),
+        )
+        budget = [
+            MinTrials(
+                threshold=max_sobol_trials, transition_to=BO_BUDGET_SPENT, not_in_statuses=excluded
+            ),
+            *criteria(BO_BUDGET_SPENT)[1:],
+        ]
+        # edges are tried in order: the gate first, the spent budget as the fallback
+        transitions = [*criteria(BO_GATE_PASSED), gate, *budget]
+        bo_names = [BO_GATE_PASSED, BO_BUDGET_SPENT]
+
+    def pausing() -> list:
+        if max_parallelism is None:
+            return []
+        return [MaxGenerationParallelism(max_parallelism, only_in_statuses=[TrialStatus.RUNNING])]
+
+    bo_kwargs: dict[str, Any] = {"surrogate_spec": SurrogateSpec(model_configs=[config])}
+    if acquisition_function is not None:
+        bo_kwargs["botorch_acqf_class"] = acquisition_function
+    nodes = [
+        GenerationNode(
+            name=SOBOL,
+            generator_specs=[
+                GeneratorSpec(generator_enum=Generators.SOBOL, generator_kwargs={"seed": seed})
+            ],
+            transition_criteria=transitions,
+            pausing_criteria=pausing(),
+            should_deduplicate=True,
+        )
+    ]
+    for bo_name in bo_names:
+        nodes.append(
+            GenerationNode(
+                name=bo_name,
+                generator_specs=[
+                    GeneratorSpec(generator_enum=Generators.BO_MIXED, generator_kwargs=bo_kwargs)
+                ],
+                pausing_criteria=pausing(),
+                should_deduplicate=True,
+            )
+        )
+    if name is None:
+        gate_part = "" if quality_gate is None else f"+{quality_criterion}>={quality_gate:g}"
+        name = f"Sobol({num_sobol_trials}){gate_part}+ScalarChoiceGP"
+    return GenerationStrategy(name=name, nodes=nodes)
+
+
+def _search_space_of(obj: Any) -> SearchSpace | None:
+    if obj is None or isinstance(obj, SearchSpace):
+        return obj
+    if isinstance(obj, Experiment):
+        return obj.search_space
+    experiment = getattr(obj, "_experiment", None)  # ax.api.client.Client
+    if isinstance(experiment, Experiment):
+        return experiment.search_space
+    raise UserInputError(
+        "Expected a SearchSpace, an Experiment, a Client with a configured experiment, or "
+        f"None; got {type(obj).__name__}. Call client.configure_experiment first."
+    )
+
+
+def _check_int(name: str, value: Any, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise UserInputError(f"Expected {name} to be an integer >= {minimum}, got {value!r}.")

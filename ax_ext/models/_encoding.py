@@ -1,0 +1,162 @@
+"""Integer- or value-coded choice columns: checks, one-hot encoding, column bookkeeping.
+
+Ax's mixed-space path (the ``Generators.BO_MIXED`` transforms) hands a model one
+column per unordered choice parameter, holding the value's index ``0 .. k-1``
+(string and bool choices) or the value itself (numeric choices).
+``ScalarChoiceGP`` one-hot encodes such columns with :class:`ChoiceOneHot`, so its
+kernel sees one 0/1 column per value while the acquisition function is optimized
+over the valid codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+from botorch.exceptions.errors import InputDataError, UnsupportedError
+from botorch.models.transforms.input import InputTransform
+from torch import Tensor
+from torch.nn import Module
+
+ChoiceSpec = Mapping[int, int | Sequence[float]]
+
+
+class ChoiceOneHot(InputTransform, Module):
+    r"""One-hot encode coded choice columns, in place (other columns pass through).
+
+    Column ``c`` with values ``v_0 .. v_{k-1}`` becomes ``k`` columns, the ``j``-th
+    being ``1`` where ``X[..., c] == v_j``. The output has the columns in their
+    original order, each choice column expanded where it stood.
+
+    Args:
+        d: The number of input columns.
+        choices: ``{column: values}``; the values as a sequence of numbers, or an
+            integer ``k`` for the codes ``0 .. k-1``.
+
+    Example:
+        >>> tf = ChoiceOneHot(3, {1: [32.0, 64.0, 128.0]})
+        >>> tf.transform(torch.tensor([[0.5, 64.0, 0.1]]))
+        tensor([[0.5000, 0.0000, 1.0000, 0.0000, 0.1000]])
+    """
+
+    def __init__(self, d: int, choices: ChoiceSpec) -> None:
+        super().__init__()
+        self.transform_on_train = True
+        self.transform_on_eval = True
+        self.transform_on_fantasize = True
+        self.d = d
+        self.choices = {c: _values(c, v) for c, v in sorted(choices.items())}
+        src, target, is_choice = [], [], []
+        for col in range(d):
+            values = self.choices.get(col)
+            for v in values if values is not None else [0.0]:
+                src.append(col)
+                target.append(v)
+                is_choice.append(values is not None)
+        self.register_buffer("src", torch.tensor(src, dtype=torch.long))
+        self.register_buffer("target", torch.tensor(target, dtype=torch.double))
+        self.register_buffer("is_choice", torch.tensor(is_choice, dtype=torch.bool))
+
+    def transform(self, X: Tensor) -> Tensor:
+        r"""Encode a ``batch_shape x n x d`` tensor into ``batch_shape x n x d'``."""
+        gathered = X[..., self.src]
+        target = self.target.to(X)
+        tol = 1e-6 * target.abs().clamp_min(1.0)
+        hot = ((gathered - target).abs() <= tol).to(X)
+        return torch.where(self.is_choice, hot, gathered)
+
+    def equals(self, other: InputTransform) -> bool:
+        return (
+            isinstance(other, ChoiceOneHot)
+            and other.d == self.d
+            and other.choices == self.choices
+            and super().equals(other)
+        )
+
+
+def _values(col: int, spec: int | Sequence[float]) -> list[float]:
+    if isinstance(spec, bool):
+        raise UnsupportedError(f"categorical_features[{col}] = {spec!r}; expected values.")
+    values = list(range(spec)) if isinstance(spec, int) else [float(v) for v in spec]
+    if len(values) < 2 or len(set(values)) != len(values):
+        raise UnsupportedError(
+            f"categorical_features[{col}] = {spec!r}; expected at least 2 distinct values "
+            "(or their number, an integer >= 2, for the codes 0..k-1)."
+        )
+    return [float(v) for v in values]
+
+
+def check_categorical(train_X: Tensor, categorical_features: ChoiceSpec) -> dict[int, list]:
+    """Validate ``{column: values or number of values}`` against ``train_X``.
+
+    Returns:
+        ``{column: values}`` with non-negative column indices, sorted by column.
+    """
+    d = train_X.shape[-1]
+    out: dict[int, list[float]] = {}
+    for col, spec in categorical_features.items():
+        if isinstance(col, bool) or not isinstance(col, int) or not -d <= col < d:
+            raise UnsupportedError(
+                f"categorical_features maps column {col!r}, but train_X has {d} columns; "
+                "expected integer column indices into train_X's last dimension."
+            )
+        out[col % d] = _values(col, spec)
+    for col, values in sorted(out.items()):
+        column = train_X[..., col]
+        allowed = torch.tensor(values, dtype=train_X.dtype, device=train_X.device)
+        ok = (column.unsqueeze(-1) == allowed).any(-1)
+        if not bool(ok.all()):
+            bad = torch.unique(column[~ok])[:6].tolist()
+            raise InputDataError(
+                f"Column {col} is a coded choice column with values {values}, but it "
+                f"holds {bad}. Pass one of the listed values (or the value's index "
+                "0..k-1 when categorical_features gives the number of values)."
+            )
+    return dict(sorted(out.items()))
+
+
+def encoded_columns(d: int, categorical: Mapping[int, Sequence]) -> list[list[int]]:
+    """For each of the ``d`` original columns, the encoded columns it becomes."""
+    columns, offset = [], 0
+    for col in range(d):
+        width = len(categorical[col]) if col in categorical else 1
+        columns.append(list(range(col + offset, col + offset + width)))
+        offset += width - 1
+    return columns
+
+
+def encode_dims(
+    name: str, dims: Sequence[int] | None, columns: list[list[int]], categorical: Mapping
+) -> list[int] | None:
+    """Map original column indices to encoded ones (choice columns expand)."""
+    if dims is None:
+        return None
+    d = len(columns)
+    out = []
+    for i in dims.tolist() if isinstance(dims, Tensor) else dims:
+        if isinstance(i, bool) or not isinstance(i, int) or not -d <= i < d:
+            raise UnsupportedError(
+                f"{name} contains {i!r}; expected column indices into train_X (0..{d - 1})."
+            )
+        if name == "scalar_dims" and i % d in categorical:
+            raise UnsupportedError(
+                f"Column {i % d} is a coded choice column (in categorical_features) and also "
+                f"in scalar_dims {list(dims)}. Remove it from one of them."
+            )
+        out.extend(columns[i % d])
+    return out
+
+
+def expand_names(names: Sequence[str], categorical: Mapping[int, Sequence]) -> list[str]:
+    """Feature names for the encoded columns: ``"name=value"`` per choice value."""
+    out: list[str] = []
+    for col, n in enumerate(names):
+        if col in categorical:
+            out.extend(f"{n}={_fmt(v)}" for v in categorical[col])
+        else:
+            out.append(n)
+    return out
+
+
+def _fmt(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else f"{v:g}"

@@ -1,0 +1,30 @@
+"""Plotly charts for cross-validation results, fits and Ax experiments.
+
+Every function returns a ``plotly.graph_objects.Figure`` (shown in Jupyter,
+exportable with ``fig.write_html``). Importing this package imports plotly and
+Ax; ``import ax_ext`` does not import it.
+"""
+
+from ax_ext.plotting.cross_validation import predicted_vs_observed
+from ax_ext.plotting.experiment import BoundaryWarning, axis_plots, isolation_plot
+from ax_ext.plotting.size import (
+    PartialResultWarning,
+    cv_metric_by_size,
+    hyperparameters_by_size,
+    hyperparameters_vs_size,
+    metric_vs_size,
+)
+from ax_ext.plotting.trajectories import fitting_trajectories
+
+__all__ = [
+    "BoundaryWarning",
+    "PartialResultWarning",
+    "axis_plots",
+    "cv_metric_by_size",
+    "fitting_trajectories",
+    "hyperparameters_by_size",
+    "hyperparameters_vs_size",
+    "isolation_plot",
+    "metric_vs_size",
+    "predicted_vs_observed",
+]

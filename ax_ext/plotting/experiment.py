@@ -1,0 +1,475 @@
+r"""The tuning playbook's charts for an Ax experiment: axis plots and isolation plots.
+
+* :func:`axis_plots`: the objective against each hyperparameter, one subplot per
+  parameter, failed and infeasible trials marked, and a :class:`BoundaryWarning`
+  when the best trials crowd a search-space bound (the playbook's "basic
+  hyperparameter axis plots").
+* :func:`isolation_plot`: the best trial in each bucket of one (scientific)
+  parameter, having optimized over the others (the playbook's "isolation plots").
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import plotly.graph_objects as go
+from ax.exceptions.core import AxParameterWarning, UserInputError
+from plotly.subplots import make_subplots
+
+from ax_ext.cross_validation.ax import (
+    TrialRow,
+    default_metric_name,
+    encode_search_space,
+    experiment_data,
+    get_experiment,
+    objective_minimizes,
+)
+from ax_ext.plotting._style import BAD, BEST, POINT, base_layout, fmt, hover_lines
+
+__all__ = ["BoundaryWarning", "axis_plots", "isolation_plot"]
+
+
+class BoundaryWarning(AxParameterWarning):
+    """The best trials sit at a bound of the search space: the optimum may lie outside.
+
+    Raised (as a warning) by :func:`axis_plots`; a subclass of Ax's
+    ``AxParameterWarning``, so Ax's warning filters apply.
+    """
+
+
+@dataclass
+class _Points:
+    experiment: Any
+    metric_name: str
+    minimize: bool
+    ok: list[TrialRow]  # completed, finite, feasible
+    infeasible: list[TrialRow]  # completed, finite, violating an outcome constraint
+    failed: list[TrialRow]  # failed, abandoned, or completed without a finite value
+
+
+def _violates(experiment: Any, values: dict[str, float]) -> bool:
+    config = experiment.optimization_config
+    for c in [] if config is None else config.outcome_constraints:
+        if c.relative:
+            continue  # needs the status-quo arm; not judged here
+        weights = c.metric_weights
+        if not all(name in values for name, _ in weights):
+            continue
+        total = sum(w * values[name] for name, w in weights)
+        if (c.op.name == "GEQ" and total < c.bound) or (c.op.name == "LEQ" and total > c.bound):
+            return True
+    return False
+
+
+def _collect(experiment_or_client: Any, metric_name: str | None, minimize: bool | None) -> _Points:
+    experiment = get_experiment(experiment_or_client)
+    metric_name = metric_name or default_metric_name(experiment)
+    if metric_name not in experiment.metrics:
+        raise UserInputError(
+            f"Expected metric_name to be one of {sorted(experiment.metrics)!r}, got "
+            f"{metric_name!r}."
+        )
+    if minimize is None:
+        minimize = objective_minimizes(experiment, metric_name)
+    if minimize is None:
+        raise UserInputError(
+            f"Metric {metric_name!r} is not the experiment's objective, so which values are "
+            "best is unknown: pass minimize=True or minimize=False."
+        )
+    rows, _, failed = experiment_data(experiment, metric_name)
+    failed = [r for r in failed if r.status in ("FAILED", "ABANDONED", "COMPLETED")]
+    df = experiment.lookup_data().df
+    values: dict[tuple[int, str], dict[str, float]] = {}
+    for r in df.itertuples(index=False):
+        values.setdefault((int(r.trial_index), str(r.arm_name)), {})[r.metric_name] = r.mean
+    ok, infeasible = [], []
+    for row in rows:
+        bad = _violates(experiment, values.get((row.trial_index, row.arm_name), {}))
+        (infeasible if bad else ok).append(row)
+    return _Points(experiment, metric_name, bool(minimize), ok, infeasible, failed)
+
+
+def _best(points: _Points, top_k: int | None, top_fraction: float) -> list[TrialRow]:
+    k = top_k if top_k is not None else max(1, math.ceil(top_fraction * len(points.ok)))
+    ordered = sorted(points.ok, key=lambda r: r.mean, reverse=not points.minimize)
+    return ordered[:k]
+
+
+def _hover(row: TrialRow, metric_name: str, extra: str = "") -> str:
+    head = f"<b>trial {row.trial_index} ({row.arm_name})</b>{extra}"
+    value = f"{metric_name}: {fmt(row.mean)}" if not row.reason else row.reason
+    return "<br>".join([head, value, *hover_lines(row.parameters)])
+
+
+def _axis_value(p: Any, value: Any) -> Any:
+    from ax.core.parameter import ChoiceParameter
+
+    return str(value) if isinstance(p, ChoiceParameter) else value
+
+
+def _boundaries(
+    points: _Points, best: list[TrialRow], tolerance: float, fraction: float
+) -> list[dict[str, Any]]:
+    """Range parameters whose best trials crowd a bound (in the model's scaling)."""
+    from ax.core.parameter import RangeParameter
+
+    encoding = encode_search_space(points.experiment.search_space)
+    found = []
+    need = max(1, math.ceil(fraction * len(best)))
+    for name, p in points.experiment.search_space.parameters.items():
+        if not isinstance(p, RangeParameter) or p.lower == p.upper or not best:
+            continue
+        column = encoding.feature_names.index(name)
+        unit = [encoding.encode(r.parameters)[column] for r in best]
+        for side, near, bound in (
+            ("lower", [u <= tolerance for u in unit], p.lower),
+            ("upper", [u >= 1 - tolerance for u in unit], p.upper),
+        ):
+            if sum(near) >= need:
+                found.append(
+                    {
+                        "parameter": name,
+                        "bound": side,
+                        "value": bound,
+                        "best_trials": [r.trial_index for r, n in zip(best, near) if n],
+                    }
+                )
+    return found
+
+
+def axis_plots(
+    experiment_or_client: Any,
+    metric_name: str | None = None,
+    *,
+    parameters: Sequence[str] | None = None,
+    minimize: bool | None = None,
+    top_fraction: float = 0.1,
+    top_k: int | None = None,
+    boundary_tolerance: float = 0.05,
+    boundary_fraction: float = 0.5,
+    cols: int = 3,
+    warn: bool = True,
+    title: str | None = None,
+) -> go.Figure:
+    r"""The metric against each hyperparameter, one subplot per parameter.
+
+    Completed trials are blue, the best trials green, completed trials that
+    violate an (absolute) outcome constraint are open red circles, and failed,
+    abandoned or NaN trials are red crosses drawn at the bad edge of each
+    subplot (they have no value). Log-scale parameters get a log axis, choice
+    parameters a categorical one; range parameters' axes span their bounds.
+
+    If at least ``boundary_fraction`` of the best trials of a range parameter lie
+    within ``boundary_tolerance`` (a fraction of its range, in log space for
+    log-scale parameters) of the same bound, the bound is drawn as a dashed red
+    line (trace ``"bound with best trials"``), the subplot title says so, and a
+    :class:`BoundaryWarning` is issued: the optimum may
+    lie outside the search space. Findings are also in
+    ``fig.layout.meta["boundary"]``.
+
+    Args:
+        experiment_or_client: An Ax ``Experiment`` or ``Client``.
+        metric_name: The metric; default the objective's.
+        parameters: The parameters to plot; default every non-fixed one.
+        minimize: Whether lower is better; default from the objective.
+        top_fraction: The best trials are this fraction of the feasible
+            completed trials (at least one)...
+        top_k: ...or exactly this many, if given.
+        boundary_tolerance: Distance from a bound, as a fraction of the range,
+            that counts as "at the bound".
+        boundary_fraction: Fraction of the best trials that must be at the same
+            bound for a warning.
+        cols: Subplots per row.
+        warn: Issue the :class:`BoundaryWarning` (the chart is annotated either
+            way).
+        title: Figure title.
+
+    Returns:
+        A plotly ``Figure``. Each subplot has a ``"trials"`` and a
+        ``"best trials"`` trace, plus ``"infeasible"`` and ``"failed"`` traces when
+        there are such trials (legend entries shown once).
+
+    Example:
+        >>> from ax.api.client import Client
+        >>> from ax.api.configs import RangeParameterConfig
+        >>> client = Client(random_seed=0)
+        >>> client.configure_experiment(parameters=[
+        ...     RangeParameterConfig(name="lr", parameter_type="float", bounds=(1e-4, 1.0),
+        ...                          scaling="log")])
+        >>> client.configure_optimization(objective="-loss")
+        >>> client.configure_generation_strategy(method="random_search")
+        >>> for i, p in client.get_next_trials(max_trials=5).items():
+        ...     _ = client.complete_trial(i, raw_data={"loss": (p["lr"] - 0.01) ** 2})
+        >>> fig = axis_plots(client)
+        >>> [t.name for t in fig.data], fig.layout.xaxis.type
+        (['trials', 'best trials'], 'log')
+    """
+    from ax.core.parameter import ChoiceParameter, FixedParameter, RangeParameter
+
+    points = _collect(experiment_or_client, metric_name, minimize)
+    space = points.experiment.search_space.parameters
+    names = (
+        list(parameters)
+        if parameters is not None
+        else [n for n, p in space.items() if not isinstance(p, FixedParameter)]
+    )
+    unknown = [n for n in names if n not in space]
+    if unknown or not names:
+        raise UserInputError(f"Expected parameters among {list(space)!r}, got {names!r}.")
+    best = _best(points, top_k, top_fraction)
+    best_ids = {(r.trial_index, r.arm_name) for r in best}
+    boundary = [
+        b
+        for b in _boundaries(points, best, boundary_tolerance, boundary_fraction)
+        if b["parameter"] in names
+    ]
+    cols = max(1, min(cols, len(names)))
+    rows = math.ceil(len(names) / cols)
+    titles = []
+    for n in names:
+        t = n + (" (log scale)" if getattr(space[n], "log_scale", False) else "")
+        sides = [b["bound"] for b in boundary if b["parameter"] == n]
+        if sides:
+            t += f" <span style='color:{BAD}'>⚠ best at {' and '.join(sides)} bound</span>"
+        titles.append(t)
+    fig = make_subplots(
+        rows=rows,
+        cols=cols,
+        subplot_titles=titles,
+        horizontal_spacing=0.08,
+        vertical_spacing=0.5 / rows if rows > 1 else 0.1,
+    )
+    values = [r.mean for r in points.ok + points.infeasible]
+    lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
+    failed_y = (hi + 0.08 * (hi - lo or 1.0)) if points.minimize else (lo - 0.08 * (hi - lo or 1.0))
+    groups = [
+        (
+            "trials",
+            [r for r in points.ok if (r.trial_index, r.arm_name) not in best_ids],
+            {"color": POINT, "size": 7, "opacity": 0.75},
+        ),
+        ("best trials", best, {"color": BEST, "size": 10, "line": {"width": 1, "color": "black"}}),
+        (
+            "infeasible",
+            points.infeasible,
+            {"color": BAD, "size": 8, "symbol": "circle-open", "line": {"width": 2}},
+        ),
+        ("failed", points.failed, {"color": BAD, "size": 9, "symbol": "x"}),
+    ]
+    shown_bound = False
+    for k, name in enumerate(names):
+        row, col = k // cols + 1, k % cols + 1
+        p = space[name]
+        for label, members, marker in groups:
+            if not members and label not in ("trials", "best trials"):
+                continue
+            ys = [failed_y if label == "failed" else r.mean for r in members]
+            fig.add_trace(
+                go.Scatter(
+                    x=[_axis_value(p, r.parameters.get(name)) for r in members],
+                    y=ys,
+                    mode="markers",
+                    name=label,
+                    legendgroup=label,
+                    showlegend=k == 0,
+                    marker=marker,
+                    text=[_hover(r, points.metric_name) for r in members],
+                    hovertemplate="%{text}<extra></extra>",
+                ),
+                row=row,
+                col=col,
+            )
+        if isinstance(p, RangeParameter):
+            log = bool(p.log_scale)
+            a, b = (math.log10(p.lower), math.log10(p.upper)) if log else (p.lower, p.upper)
+            pad = 0.03 * (b - a or 1.0)
+            fig.update_xaxes(
+                type="log" if log else "linear", range=[a - pad, b + pad], row=row, col=col
+            )
+            for found in (b_ for b_ in boundary if b_["parameter"] == name):
+                fig.add_trace(
+                    go.Scatter(
+                        x=[found["value"], found["value"]],
+                        y=[min(lo, failed_y), max(hi, failed_y)],
+                        mode="lines",
+                        name="bound with best trials",
+                        legendgroup="bound",
+                        showlegend=not shown_bound,
+                        line={"color": BAD, "dash": "dash", "width": 1.5},
+                        hovertemplate=f"{found['bound']} bound of {name}: "
+                        f"{fmt(found['value'])}<extra></extra>",
+                    ),
+                    row=row,
+                    col=col,
+                )
+                shown_bound = True
+        elif isinstance(p, ChoiceParameter):
+            fig.update_xaxes(
+                type="category",
+                categoryorder="array",
+                categoryarray=[str(v) for v in p.values],
+                row=row,
+                col=col,
+            )
+        if col == 1:
+            fig.update_yaxes(title_text=points.metric_name, row=row, col=col)
+    direction = "lower" if points.minimize else "higher"
+    base_layout(
+        fig,
+        title or f"{points.metric_name} by hyperparameter ({direction} is better)",
+        height=max(320, 300 * rows),
+        meta={"boundary": boundary},
+    )
+    if boundary and warn:
+        where = ", ".join(
+            f"{b['parameter']} ({b['bound']} bound {fmt(b['value'])})" for b in boundary
+        )
+        warnings.warn(
+            BoundaryWarning(
+                f"The best trials of {points.metric_name!r} sit at a search-space bound: {where}.",
+                hint="The optimum may lie outside the search space; consider extending these "
+                "ranges and running more trials.",
+            ),
+            stacklevel=2,
+        )
+    return fig
+
+
+def _buckets(p: Any, buckets: Sequence[Any] | None, n_buckets: int) -> tuple[list[str], Any]:
+    """Bucket labels and a function mapping a parameter value to a bucket index."""
+    from ax.core.parameter import ChoiceParameter, RangeParameter
+
+    if isinstance(p, ChoiceParameter):
+        values = list(buckets) if buckets is not None else list(p.values)
+        keys = [str(v) for v in values]
+        return keys, lambda v: keys.index(str(v)) if str(v) in keys else None
+    if not isinstance(p, RangeParameter):
+        raise UserInputError(
+            f"Expected a range or choice parameter for the isolation plot, got "
+            f"{type(p).__name__} {p.name!r}."
+        )
+    log = bool(p.log_scale)
+    if buckets is None:
+        a, b = (math.log10(p.lower), math.log10(p.upper)) if log else (p.lower, p.upper)
+        edges = [a + (b - a) * i / n_buckets for i in range(n_buckets + 1)]
+        edges = [10**e for e in edges] if log else edges
+    else:
+        edges = sorted(float(e) for e in buckets)
+        if len(edges) < 2:
+            raise UserInputError(
+                f"Expected at least two bucket edges for range parameter {p.name!r}, got "
+                f"{list(buckets)!r}."
+            )
+    labels = [f"[{fmt(edges[i])}, {fmt(edges[i + 1])}]" for i in range(len(edges) - 1)]
+
+    def index(v: float) -> int | None:
+        for i in range(len(edges) - 1):
+            if edges[i] <= v < edges[i + 1] or (i == len(edges) - 2 and v == edges[-1]):
+                return i
+        return None
+
+    return labels, index
+
+
+def isolation_plot(
+    experiment_or_client: Any,
+    parameter: str,
+    metric_name: str | None = None,
+    *,
+    buckets: Sequence[Any] | None = None,
+    n_buckets: int = 5,
+    minimize: bool | None = None,
+    title: str | None = None,
+) -> go.Figure:
+    r"""The best trial in each bucket of one parameter, the others optimized over.
+
+    The playbook's isolation plot for a scientific hyperparameter: for each of
+    its values (choice parameters) or ranges (range parameters), the best
+    feasible completed trial, so that the comparison is between the best
+    configurations found for each value rather than between single runs.
+
+    Args:
+        experiment_or_client: An Ax ``Experiment`` or ``Client``.
+        parameter: The parameter to isolate.
+        metric_name: The metric; default the objective's.
+        buckets: For a choice parameter, the values to show (default all); for a
+            range parameter, bucket edges (default ``n_buckets`` equal-width
+            buckets over the bounds, in log space for log-scale parameters).
+        n_buckets: Number of default buckets of a range parameter.
+        minimize: Whether lower is better; default from the objective.
+        title: Figure title.
+
+    Returns:
+        A plotly ``Figure`` with two traces: ``"all trials"`` and
+        ``"best per bucket"`` (empty buckets are skipped). For range parameters
+        the best trial is drawn at its own value, for choices at the category.
+
+    Example:
+        >>> from ax.api.client import Client
+        >>> from ax.api.configs import ChoiceParameterConfig, RangeParameterConfig
+        >>> client = Client(random_seed=0)
+        >>> client.configure_experiment(parameters=[
+        ...     RangeParameterConfig(name="x", parameter_type="float", bounds=(0.0, 1.0)),
+        ...     ChoiceParameterConfig(name="opt", parameter_type="str", values=["a", "b", "c"])])
+        >>> client.configure_optimization(objective="-loss")
+        >>> client.configure_generation_strategy(method="random_search")
+        >>> for i, p in client.get_next_trials(max_trials=8).items():
+        ...     _ = client.complete_trial(i, raw_data={"loss": p["x"] + (p["opt"] == "b")})
+        >>> fig = isolation_plot(client, "opt")
+        >>> [t.name for t in fig.data], fig.layout.xaxis.title.text
+        (['all trials', 'best per bucket'], 'opt')
+    """
+    from ax.core.parameter import ChoiceParameter
+
+    points = _collect(experiment_or_client, metric_name, minimize)
+    space = points.experiment.search_space.parameters
+    if parameter not in space:
+        raise UserInputError(f"Expected parameter to be one of {list(space)!r}, got {parameter!r}.")
+    p = space[parameter]
+    labels, bucket_of = _buckets(p, buckets, n_buckets)
+    best: dict[int, TrialRow] = {}
+    for row in points.ok:
+        b = bucket_of(row.parameters.get(parameter))
+        if b is None:
+            continue
+        better = (lambda a, c: a < c) if points.minimize else (lambda a, c: a > c)
+        if b not in best or better(row.mean, best[b].mean):
+            best[b] = row
+    order = sorted(best)
+    everyone = go.Scatter(
+        x=[_axis_value(p, r.parameters.get(parameter)) for r in points.ok],
+        y=[r.mean for r in points.ok],
+        mode="markers",
+        name="all trials",
+        marker={"color": POINT, "size": 6, "opacity": 0.35},
+        text=[_hover(r, points.metric_name) for r in points.ok],
+        hovertemplate="%{text}<extra></extra>",
+    )
+    top = go.Scatter(
+        x=[_axis_value(p, best[b].parameters.get(parameter)) for b in order],
+        y=[best[b].mean for b in order],
+        mode="lines+markers",
+        name="best per bucket",
+        marker={"color": BEST, "size": 11, "line": {"width": 1, "color": "black"}},
+        line={"color": BEST},
+        text=[_hover(best[b], points.metric_name, f"<br>bucket {labels[b]}") for b in order],
+        hovertemplate="%{text}<extra></extra>",
+    )
+    fig = go.Figure([everyone, top])
+    direction = "lower" if points.minimize else "higher"
+    base_layout(
+        fig,
+        title
+        or f"Isolation plot: best {points.metric_name} per {parameter} ({direction} is better)",
+    )
+    fig.update_xaxes(title_text=parameter)
+    fig.update_yaxes(title_text=points.metric_name)
+    if isinstance(p, ChoiceParameter):
+        fig.update_xaxes(type="category", categoryorder="array", categoryarray=labels)
+    elif getattr(p, "log_scale", False):
+        fig.update_xaxes(type="log")
+    return fig

@@ -1,0 +1,368 @@
+r"""How cross-validation results and fitted hyperparameters change with data-set size.
+
+The compute helpers (:func:`cv_metric_by_size`, :func:`hyperparameters_by_size`)
+run on growing prefixes of the data (the first ``size`` rows, e.g. the first
+``size`` trials of a study), show a progress bar, and return what they have
+when interrupted (Ctrl-C / the Jupyter stop button) with a warning. The chart
+functions plot their data frames.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import plotly.graph_objects as go
+from botorch.exceptions.warnings import BotorchWarning
+from botorch.models.model import Model
+from gpytorch.mlls import ExactMarginalLogLikelihood
+from torch import Tensor
+
+from ax_ext.cross_validation import loo_cross_validation
+from ax_ext.expressions import model_expression
+from ax_ext.fit import fit_gpytorch_mll
+from ax_ext.models import ScalarChoiceGP
+from ax_ext.plotting._style import PALETTE, base_layout, fmt
+
+__all__ = [
+    "PartialResultWarning",
+    "cv_metric_by_size",
+    "hyperparameters_by_size",
+    "hyperparameters_vs_size",
+    "metric_vs_size",
+]
+
+_HIGHER_IS_BETTER = {
+    "mean_log_predictive_density": True,
+    "rank_correlation": True,
+    "mse": False,
+}
+_LABELS = {
+    "mean_log_predictive_density": "mean log predictive density",
+    "rank_correlation": "rank correlation",
+    "mse": "mean squared error",
+    "coverage_68": "coverage of 68% intervals",
+    "coverage_95": "coverage of 95% intervals",
+}
+
+
+class PartialResultWarning(BotorchWarning):
+    """A long computation was interrupted; the returned results are incomplete."""
+
+
+def _check_sizes(sizes: Iterable[int], n: int) -> list[int]:
+    from botorch.exceptions.errors import UnsupportedError
+
+    sizes = sorted({int(s) for s in sizes})
+    if not sizes or sizes[0] < 2 or sizes[-1] > n:
+        raise UnsupportedError(
+            f"Expected data-set sizes between 2 and the number of rows n = {n}, got {sizes}. "
+            "Pass e.g. sizes=range(5, n + 1, 5)."
+        )
+    return sizes
+
+
+def _progress(total: int, enabled: bool, desc: str) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, disable=not enabled, desc=desc, leave=False)
+
+
+def _warn_partial(done: int, total: int, what: str) -> None:
+    warnings.warn(
+        PartialResultWarning(
+            f"Interrupted after {done} of {total} {what}; returning the partial results."
+        ),
+        stacklevel=3,
+    )
+
+
+def cv_metric_by_size(
+    configs: Mapping[str, Mapping[str, Any]],
+    X: Tensor,
+    Y: Tensor,
+    sizes: Iterable[int],
+    metric: str = "mean_log_predictive_density",
+    *,
+    model_cls: type[Model] = ScalarChoiceGP,
+    model_kwargs: Mapping[str, Any] | None = None,
+    progress: bool = True,
+    **cv_kwargs: Any,
+) -> Any:
+    r"""Refit cross-validation of several model configurations on growing prefixes.
+
+    For every size (ascending) and configuration, runs
+    :func:`~ax_ext.cross_validation.loo_cross_validation` on the first ``size``
+    rows of ``X, Y``. This is the computation behind the seed's Chart 1
+    (hold-one-out results of default, loose and looser lengthscale priors
+    against data-set size); plot it with :func:`metric_vs_size`.
+
+    Args:
+        configs: Configuration name -> keyword arguments for ``model_cls``
+            (merged over ``model_kwargs``), e.g.
+            ``{"default": {}, "loose": {"scalar_lengthscale_prior": "loose"}}``.
+        X: ``n x d`` inputs, in the order the data arrived (e.g. trial order).
+        Y: ``n x 1`` observations.
+        sizes: Data-set sizes (prefix lengths) between 2 and ``n``.
+        metric: The metric shown in the progress bar and plotted by default by
+            :func:`metric_vs_size` (any key of
+            :func:`~ax_ext.cross_validation.cv_metrics`).
+        model_cls: The BoTorch model class.
+        model_kwargs: Keyword arguments shared by every configuration (e.g.
+            ``scalar_dims``).
+        progress: Show a tqdm progress bar.
+        **cv_kwargs: Passed to ``loo_cross_validation`` (``folds``, ``refit``,
+            ``warm_start``, ``fit``, ``fit_kwargs``, ``seed``, ...).
+
+    Returns:
+        A ``pandas.DataFrame`` with one row per (size, configuration): columns
+        ``config, size, seconds`` and every metric of ``cv_metrics``;
+        ``df.attrs["metric"]`` is ``metric``. If interrupted, the rows finished
+        so far, with a :class:`PartialResultWarning`.
+
+    Example:
+        >>> import torch
+        >>> from botorch.models import SingleTaskGP
+        >>> X = torch.linspace(0, 1, 8, dtype=torch.double).unsqueeze(-1)
+        >>> fast = {"optimizer_kwargs": {"options": {"maxiter": 10}}}
+        >>> df = cv_metric_by_size({"stgp": {}}, X, X.sin(), [4, 8], model_cls=SingleTaskGP,
+        ...                        progress=False, warm_start=False, fit_kwargs=fast)
+        >>> df[["config", "size"]].values.tolist()
+        [['stgp', 4], ['stgp', 8]]
+    """
+    import pandas as pd
+
+    sizes = _check_sizes(sizes, X.shape[0])
+    shared = dict(model_kwargs or {})
+    rows: list[dict[str, Any]] = []
+    total = len(sizes) * len(configs)
+    bar = _progress(total, progress, "cross-validation by size")
+    try:
+        for size in sizes:
+            for name, kwargs in configs.items():
+                start = time.perf_counter()
+                res = loo_cross_validation(
+                    model_cls,
+                    X[:size],
+                    Y[:size],
+                    model_kwargs={**shared, **kwargs},
+                    **cv_kwargs,
+                )
+                rows.append(
+                    {
+                        "config": name,
+                        "size": size,
+                        "seconds": time.perf_counter() - start,
+                        **res.metrics,
+                    }
+                )
+                bar.update(1)
+                bar.set_postfix_str(f"{name} @ {size}: {metric} {fmt(res.metrics.get(metric))}")
+    except KeyboardInterrupt:
+        _warn_partial(len(rows), total, "cross-validations")
+    finally:
+        bar.close()
+    df = pd.DataFrame(rows, columns=["config", "size", "seconds", *_metric_columns(rows)])
+    df.attrs["metric"] = metric
+    return df
+
+
+def _metric_columns(rows: list[dict[str, Any]]) -> list[str]:
+    if rows:
+        return [k for k in rows[0] if k not in ("config", "size", "seconds")]
+    return list(_LABELS)
+
+
+def metric_vs_size(
+    results: Any,
+    metric: str | None = None,
+    *,
+    title: str | None = None,
+) -> go.Figure:
+    r"""A cross-validation metric against data-set size, one line per configuration.
+
+    The seed's Chart 1: which model configuration predicts held-out trials best
+    at each data-set size.
+
+    Args:
+        results: The data frame of :func:`cv_metric_by_size` (columns ``config``,
+            ``size`` and the metric), or a mapping ``config -> {size: value}``.
+        metric: The metric column; default ``results.attrs["metric"]`` or
+            ``"mean_log_predictive_density"``.
+        title: Figure title.
+
+    Returns:
+        A plotly ``Figure`` with one ``lines+markers`` trace per configuration,
+        named after it.
+
+    Example:
+        >>> fig = metric_vs_size({"default": {10: -1.2, 20: -0.8}, "loose": {10: -1.0, 20: -0.9}})
+        >>> [t.name for t in fig.data], fig.layout.xaxis.title.text
+        (['default', 'loose'], 'data-set size (trials)')
+    """
+    import pandas as pd
+
+    if isinstance(results, Mapping):
+        metric = metric or "mean_log_predictive_density"
+        results = pd.DataFrame(
+            [
+                {"config": c, "size": s, metric: v}
+                for c, by_size in results.items()
+                for s, v in by_size.items()
+            ]
+        )
+    metric = metric or results.attrs.get("metric", "mean_log_predictive_density")
+    label = _LABELS.get(metric, metric)
+    better = _HIGHER_IS_BETTER.get(metric)
+    if better is not None:
+        label += " (higher is better)" if better else " (lower is better)"
+    fig = go.Figure()
+    for k, (name, group) in enumerate(results.groupby("config", sort=False)):
+        group = group.sort_values("size")
+        fig.add_trace(
+            go.Scatter(
+                x=group["size"].tolist(),
+                y=group[metric].tolist(),
+                mode="lines+markers",
+                name=str(name),
+                line={"color": PALETTE[k % len(PALETTE)]},
+                hovertemplate=f"{name}<br>size %{{x}}<br>{metric} %{{y:.4g}}<extra></extra>",
+            )
+        )
+    base_layout(fig, title or f"Cross-validation by data-set size: {_LABELS.get(metric, metric)}")
+    fig.update_xaxes(title_text="data-set size (trials)")
+    fig.update_yaxes(title_text=label)
+    return fig
+
+
+def hyperparameters_by_size(
+    X: Tensor,
+    Y: Tensor,
+    sizes: Iterable[int],
+    *,
+    model_cls: type[Model] = ScalarChoiceGP,
+    model_kwargs: Mapping[str, Any] | None = None,
+    fit: Callable[..., Any] = fit_gpytorch_mll,
+    fit_kwargs: Mapping[str, Any] | None = None,
+    progress: bool = True,
+) -> Any:
+    r"""Fitted hyperparameters of full-data fits on growing prefixes of the data.
+
+    For every size, fits ``model_cls`` on the first ``size`` rows and records
+    :func:`~ax_ext.expressions.model_expression` ``(model).to_dataframe()``
+    (lengthscales per feature, weights, outputscale, noise, mean). Plot with
+    :func:`hyperparameters_vs_size`.
+
+    Args:
+        X: ``n x d`` inputs, in arrival order.
+        Y: ``n x 1`` observations.
+        sizes: Prefix lengths between 2 and ``n``.
+        model_cls: A model class with a ``ScalarChoiceKernel`` (e.g.
+            ``ScalarChoiceGP``).
+        model_kwargs: Keyword arguments for ``model_cls`` (e.g. ``scalar_dims``,
+            ``feature_names``, ``scalar_lengthscale_prior``).
+        fit: The fitting routine, called as ``fit(mll, **fit_kwargs)``.
+        fit_kwargs: Options of ``fit``.
+        progress: Show a tqdm progress bar.
+
+    Returns:
+        A ``pandas.DataFrame`` of the expression records with a ``size`` column.
+        If interrupted, the sizes finished so far, with a
+        :class:`PartialResultWarning`.
+
+    Example:
+        >>> from ax_ext.synthetic import mixed_dataset
+        >>> data = mixed_dataset(n=10)
+        >>> fast = {"optimizer_kwargs": {"options": {"maxiter": 10}}}
+        >>> df = hyperparameters_by_size(data.X, data.Y, [6, 10], progress=False, fit_kwargs=fast,
+        ...     model_kwargs={"scalar_dims": data.scalar_dims, "feature_names": data.feature_names})
+        >>> sorted(set(df["size"])), "noise" in set(df["parameter"])
+        ([6, 10], True)
+    """
+    import pandas as pd
+
+    sizes = _check_sizes(sizes, X.shape[0])
+    frames = []
+    bar = _progress(len(sizes), progress, "fits by size")
+    try:
+        for size in sizes:
+            model = model_cls(X[:size], Y[:size], **dict(model_kwargs or {}))
+            fit(ExactMarginalLogLikelihood(model.likelihood, model), **dict(fit_kwargs or {}))
+            frames.append(model_expression(model).to_dataframe().assign(size=size))
+            bar.update(1)
+    except KeyboardInterrupt:
+        _warn_partial(len(frames), len(sizes), "fits")
+    finally:
+        bar.close()
+    if not frames:
+        return pd.DataFrame(columns=["member", "parameter", "feature", "value", "size"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def _series_name(parameter: str, feature: Any) -> str:
+    return parameter if not isinstance(feature, str) else f"{parameter}[{feature}]"
+
+
+def hyperparameters_vs_size(
+    hyperparameters: Any,
+    *,
+    parameters: Sequence[str] | None = None,
+    log_y: bool = True,
+    title: str | None = None,
+) -> go.Figure:
+    r"""Fitted hyperparameters against data-set size, one line per hyperparameter.
+
+    The seed's Visualization 3: how lengthscales, kernel weights and noise move
+    as the data grows (e.g. jumps when a prior stops dominating). Lengthscales
+    are in the model's input space (scalar columns normalized to [0, 1]).
+
+    Args:
+        hyperparameters: The data frame of :func:`hyperparameters_by_size`.
+        parameters: Only these ``parameter`` values (e.g.
+            ``["factorized_scalar_lengthscale", "noise"]``); default all but
+            ``mean``.
+        log_y: Logarithmic y axis (hyperparameters are positive).
+        title: Figure title.
+
+    Returns:
+        A plotly ``Figure`` with one trace per hyperparameter, named
+        ``parameter`` or ``parameter[feature]``.
+
+    Example:
+        >>> import pandas as pd
+        >>> df = pd.DataFrame({"size": [5, 10, 5, 10], "parameter": ["noise"] * 2 + ["ls"] * 2,
+        ...                    "feature": [None, None, "lr", "lr"], "value": [0.1, 0.05, 1.0, 0.5]})
+        >>> [t.name for t in hyperparameters_vs_size(df).data]
+        ['noise', 'ls[lr]']
+    """
+    df = hyperparameters
+    if "member" in df.columns and df["member"].nunique() > 1:
+        df = df[df["member"] == df["member"].iloc[0]]
+    if parameters is None:
+        df = df[df["parameter"] != "mean"]
+    else:
+        df = df[df["parameter"].isin(list(parameters))]
+    names = [_series_name(p, f) for p, f in zip(df["parameter"], df["feature"])]
+    df = df.assign(series=names)
+    fig = go.Figure()
+    for k, (name, group) in enumerate(df.groupby("series", sort=False)):
+        group = group.sort_values("size")
+        fig.add_trace(
+            go.Scatter(
+                x=group["size"].tolist(),
+                y=group["value"].tolist(),
+                mode="lines+markers",
+                name=name,
+                line={"color": PALETTE[k % len(PALETTE)], "width": 1.5},
+                marker={"size": 4},
+                hovertemplate=f"{name}<br>size %{{x}}<br>value %{{y:.4g}}<extra></extra>",
+            )
+        )
+    base_layout(fig, title or "Fitted hyperparameters by data-set size")
+    fig.update_xaxes(title_text="data-set size (trials)")
+    fig.update_yaxes(title_text="value" + (" (log scale)" if log_y else ""))
+    if log_y:
+        fig.update_yaxes(type="log")
+    return fig
