@@ -132,6 +132,7 @@ def sobol_then_bo(
     scalar_lengthscale_prior: str = "default",
     choice_lengthscale_prior: str = "default",
     acquisition_function: type[AcquisitionFunction] | None = None,
+    optimizer_kwargs: dict[str, Any] | None = None,
     seed: int | None = None,
     max_parallelism: int | None = None,
     quality_gate: float | None = None,
@@ -179,6 +180,9 @@ def sobol_then_bo(
         choice_lengthscale_prior: The same for choice parameters.
         acquisition_function: A BoTorch acquisition function class; default Ax's
             choice (``qLogNoisyExpectedImprovement`` for one objective).
+        optimizer_kwargs: Options for BoTorch's acquisition optimizer, passed
+            through Ax's ``model_gen_options`` (e.g. ``{"num_restarts": 20,
+            "raw_samples": 1024, "options": {"maxiter": 200}}``); default Ax's.
         seed: Seed of the Sobol sequence.
         max_parallelism: Most trials of a node running at once (``None``: no limit);
             Ax's ``Client.get_next_trials`` then returns fewer trials.
@@ -270,6 +274,11 @@ def sobol_then_bo(
     bo_kwargs: dict[str, Any] = {"surrogate_spec": SurrogateSpec(model_configs=[config])}
     if acquisition_function is not None:
         bo_kwargs["botorch_acqf_class"] = acquisition_function
+    gen_kwargs = (
+        {}
+        if optimizer_kwargs is None
+        else {"model_gen_options": {"optimizer_kwargs": optimizer_kwargs}}
+    )
     nodes = [
         GenerationNode(
             name=SOBOL,
@@ -286,7 +295,11 @@ def sobol_then_bo(
             GenerationNode(
                 name=bo_name,
                 generator_specs=[
-                    GeneratorSpec(generator_enum=Generators.BO_MIXED, generator_kwargs=bo_kwargs)
+                    GeneratorSpec(
+                        generator_enum=Generators.BO_MIXED,
+                        generator_kwargs=bo_kwargs,
+                        generator_gen_kwargs=gen_kwargs,
+                    )
                 ],
                 pausing_criteria=pausing(),
                 should_deduplicate=True,
@@ -303,7 +316,10 @@ def _search_space_of(obj: Any) -> SearchSpace | None:
         return obj
     if isinstance(obj, Experiment):
         return obj.search_space
-    experiment = getattr(obj, "_experiment", None)  # ax.api.client.Client
+    try:
+        experiment = getattr(obj, "_experiment", None)  # ax.api.client.Client
+    except AssertionError:  # a Client raises this before configure_experiment
+        experiment = None
     if isinstance(experiment, Experiment):
         return experiment.search_space
     raise UserInputError(
