@@ -79,6 +79,7 @@ class LOOQualityGate(TransitionCriterion):
         self.model_kwargs = dict(model_kwargs or {})
         self.last_value: float | None = None
         self.last_num_trials: int = 0
+        self.last_logged: int = -1
         self.last_reason: str = "not evaluated yet"
         self._cache: dict[tuple, float] = {}
 
@@ -128,13 +129,17 @@ class LOOQualityGate(TransitionCriterion):
                 self._cache[key] = float(result.metrics[self.criterion])
             values.append(self._cache[key])
         value = min(values)
+        changed = value != self.last_value or n != self.last_logged
         self.last_value = value
+        self.last_logged = n
         met = value >= self.threshold
         self.last_reason = (
             f"leave-one-out {self.criterion} {value:.3f} on {self.last_num_trials} trials "
             f"{'>=' if met else '<'} threshold {self.threshold:g}"
         )
-        logger.info(
+        # Ax asks several times per generated trial: log each new result once
+        logger.log(
+            logging.INFO if changed else logging.DEBUG,
             "LOOQualityGate: %s; %s.",
             self.last_reason,
             f"switching to {self.transition_to!r}" if met else "staying in this node",

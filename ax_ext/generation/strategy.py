@@ -129,6 +129,7 @@ def sobol_then_bo(
     num_sobol_trials: int | None = None,
     min_completed_trials: int | None = None,
     count_failed_trials: bool = False,
+    use_existing_trials: bool = True,
     scalar_lengthscale_prior: str = "default",
     choice_lengthscale_prior: str = "default",
     acquisition_function: type[AcquisitionFunction] | None = None,
@@ -174,6 +175,9 @@ def sobol_then_bo(
             ``max(3, num_sobol_trials // 2)``.
         count_failed_trials: Count failed and abandoned Sobol trials towards
             ``num_sobol_trials``.
+        use_existing_trials: Count trials already in the experiment (attached by
+            hand, or from another strategy) towards ``num_sobol_trials``, as Ax's
+            ``Client`` does; ``False`` runs ``num_sobol_trials`` new Sobol trials.
         scalar_lengthscale_prior: Strength of the scalar lengthscale prior:
             ``"tight"``, ``"default"``, ``"loose"`` or ``"looser"``
             (:mod:`ax_ext.kernels.priors`).
@@ -233,7 +237,12 @@ def sobol_then_bo(
 
     def criteria(to: str) -> list:
         return [
-            MinTrials(threshold=num_sobol_trials, transition_to=to, not_in_statuses=excluded),
+            MinTrials(
+                threshold=num_sobol_trials,
+                transition_to=to,
+                not_in_statuses=excluded,
+                use_all_trials_in_exp=use_existing_trials,
+            ),
             MinTrials(
                 threshold=min_completed_trials,
                 transition_to=to,
@@ -258,7 +267,10 @@ def sobol_then_bo(
         )
         budget = [
             MinTrials(
-                threshold=max_sobol_trials, transition_to=BO_BUDGET_SPENT, not_in_statuses=excluded
+                threshold=max_sobol_trials,
+                transition_to=BO_BUDGET_SPENT,
+                not_in_statuses=excluded,
+                use_all_trials_in_exp=use_existing_trials,
             ),
             *criteria(BO_BUDGET_SPENT)[1:],
         ]
