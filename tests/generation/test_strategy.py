@@ -190,3 +190,19 @@ class TestBadInput(BotorchTestCase):
         last = client._experiment.trials[4].arms[0].parameters
         self.assertIn(last["m"], [0.1, 0.5, 0.9])
         self.assertIsInstance(last["n"], int)
+
+
+class TestMultiObjective(BotorchTestCase):
+    def test_two_objectives(self):
+        client = make_client(fixed=False)
+        client.configure_optimization(objective="-loss, -cost")
+        gs = sobol_then_bo(client, num_sobol_trials=4, optimizer_kwargs=FAST_ACQF)
+        client.set_generation_strategy(gs)
+        for _ in range(5):
+            for index, p in client.get_next_trials(max_trials=1).items():
+                cost = p["layers"] * p["width"] / 100
+                client.complete_trial(index, raw_data={"loss": loss(p), "cost": cost})
+        self.assertEqual(node_names(client), [SOBOL] * 4 + [BO])
+        model = gs.adapter.generator.surrogate.model
+        self.assertIsInstance(model, ScalarChoiceGP)
+        self.assertEqual(model.num_outputs, 2)
