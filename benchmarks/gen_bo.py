@@ -147,9 +147,14 @@ def main(argv=None) -> dict:
     parser.add_argument("--range-params", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--smoke", action="store_true")
+    parser.add_argument(
+        "--acqf-options",
+        default=None,
+        help="JSON of acquisition-optimizer options for ax_ext's strategy (default: its own)",
+    )
     parser.add_argument("--out", default="benchmarks/results/gen_bo.json")
     args = parser.parse_args(argv)
-    acqf = None
+    acqf = None if args.acqf_options is None else json.loads(args.acqf_options)
     if args.smoke:
         args.trials, args.range_params, args.repeats = 12, 2, 1
         acqf = {"num_restarts": 2, "raw_samples": 32}
@@ -170,7 +175,12 @@ def main(argv=None) -> dict:
             row["times"].append(elapsed)
             row["fit"].append(timers.fit)
             row["acqf"].append(timers.acqf)
-            row["node"] = client._experiment.trials[index].generator_runs[0]._generation_node_name
+            run = client._experiment.trials[index].generator_runs[0]
+            row["node"] = run._generation_node_name
+            value = (run.gen_metadata or {}).get("expected_acquisition_value")
+            row.setdefault("acquisition_value", []).append(
+                None if value is None else [float(v) for v in value]
+            )
             model = client._generation_strategy.adapter.generator.surrogate.model
             row["model"] = type(model).__name__
     print(f"{'strategy':12s} {'node':6s} {'model':16s} {'gen [s]':>8s} {'fit [s]':>8s} "
@@ -190,6 +200,7 @@ def main(argv=None) -> dict:
             "torch": torch.__version__,
             "ax_ext": ax_ext.__version__,
         },
+        "ax_ext_acqf_options": acqf,
         "rows": [],
     }
     for strategy, row in rows.items():
@@ -201,7 +212,7 @@ def main(argv=None) -> dict:
             "median_s": med["times"],
             "median_fit_s": med["fit"],
             "median_acqf_s": med["acqf"],
-            **{k: row[k] for k in ("times", "fit", "acqf")},
+            **{k: row[k] for k in ("times", "fit", "acqf", "acquisition_value")},
         }
         results["rows"].append(out)
         other = med["times"] - med["fit"] - med["acqf"]
