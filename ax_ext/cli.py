@@ -46,6 +46,63 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Small acquisition-optimizer budget for ``tune --fast-acqf`` (tests, quick looks).
+FAST_ACQF = {
+    "num_restarts": 2,
+    "raw_samples": 32,
+    "options": {"maxiter_alternating": 2, "maxiter_continuous": 15, "maxiter_discrete": 2},
+}
+
+
+def _tune(args: argparse.Namespace) -> int:
+    import logging
+    import warnings
+
+    from ax.exceptions.core import UserInputError
+
+    from ax_ext.runner import run_study
+
+    if not args.verbose:
+        for name in ("ax", "distributed"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    storage = args.storage or f"ax_ext_{args.problem}.db"
+    try:
+        with warnings.catch_warnings():
+            # Ax's SQL decoder warns about every string choice parameter it loads
+            warnings.filterwarnings("ignore", message=".*sort_values.*is not specified")
+            result = run_study(
+                args.problem,
+                trials=args.trials,
+                workers=args.workers,
+                storage_path=storage,
+                seed=args.seed,
+                scheduler_address=args.scheduler,
+                progress=not args.no_progress,
+                num_sobol_trials=args.sobol,
+                optimizer_kwargs=FAST_ACQF if args.fast_acqf else None,
+            )
+    except UserInputError as e:
+        print(f"ax-ext tune: error: {e}", file=sys.stderr)
+        return 2
+    problem = result.problem
+    print(
+        f"Study of {problem.name!r} in {storage}: {result.completed} completed, "
+        f"{result.failed} failed, {result.interrupted} interrupted; {result.new_trials} "
+        f"trials run now in {result.wall_seconds:.1f} s."
+    )
+    if result.best_index is None:
+        print("No completed trial yet.")
+        return 0
+    direction = "minimize" if problem.minimize else "maximize"
+    print(
+        f"Best trial {result.best_index}: {problem.objective} = {result.best_value:.6g} "
+        f"({direction})"
+    )
+    for name, value in result.best_parameters.items():
+        print(f"  {name} = {value}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ax-ext", description="ax_ext: mixed-space GP models for Ax / BoTorch."
@@ -64,13 +121,50 @@ def build_parser() -> argparse.ArgumentParser:
         help="lengthscale prior strength (default: default)",
     )
     demo.set_defaults(func=_demo)
+    tune = sub.add_parser(
+        "tune",
+        help="run (or resume) a tuning study: Sobol then BO, trials evaluated on Dask",
+        description="Run a study with ax_ext's sobol_then_bo, evaluating up to --workers "
+        "trials at once on Dask distributed and saving every trial to --storage. Run the "
+        "same command again to resume: finished trials are kept, trials that were running "
+        "are marked failed ('interrupted'), and the study continues to --trials.",
+    )
+    tune.add_argument(
+        "problem", help="problem name: synthetic, sklearn-gb, digits-cnn, or a registered one"
+    )
+    tune.add_argument(
+        "--trials", type=int, default=30, help="finished trials at the end (default 30)"
+    )
+    tune.add_argument("--workers", type=int, default=1, help="trials at once (default 1)")
+    tune.add_argument(
+        "--storage",
+        default=None,
+        help="SQLite file (.db) or SQLAlchemy URL (default ./ax_ext_PROBLEM.db)",
+    )
+    tune.add_argument("--seed", type=int, default=0, help="Sobol and evaluation seed")
+    tune.add_argument(
+        "--scheduler",
+        default=None,
+        help="address of a running Dask scheduler (default: start a LocalCluster)",
+    )
+    tune.add_argument(
+        "--sobol", type=int, default=None, help="Sobol trials before BO (new studies only)"
+    )
+    tune.add_argument(
+        "--fast-acqf",
+        action="store_true",
+        help="small acquisition-optimizer budget (new studies only; for tests)",
+    )
+    tune.add_argument("--no-progress", action="store_true", help="no progress bar")
+    tune.add_argument("--verbose", action="store_true", help="show Ax's and Dask's INFO logs")
+    tune.set_defaults(func=_tune)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "n", 1) < 2:
+    if args.command == "demo" and args.n < 2:
         parser.error(f"--n must be at least 2 training points, got {args.n}")
     return args.func(args)
 

@@ -1,0 +1,103 @@
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+from ax.core.base_trial import TrialStatus
+
+from ax_ext.cli import main
+from ax_ext.generation import load_client
+
+
+def _completed_in_db(path) -> int:
+    if not path.exists():
+        return 0
+    try:
+        with sqlite3.connect(path, timeout=1) as db:
+            (count,) = db.execute(
+                "SELECT count(*) FROM trial_v2 WHERE status = ?", (TrialStatus.COMPLETED.value,)
+            ).fetchone()
+    except sqlite3.OperationalError:  # tables not created yet, or locked
+        return 0
+    return count
+
+
+def _snapshot(path):
+    client = load_client(path, experiment_name="ax_ext:synthetic")
+    experiment = client._experiment
+    df = experiment.lookup_data().df
+    losses = dict(zip(df["trial_index"], df["mean"]))
+    return experiment, {
+        i: (t.status, t.status_reason, tuple(sorted(t.arm.parameters.items())), losses.get(i))
+        for i, t in experiment.trials.items()
+    }
+
+
+def test_tune_resumes_after_the_process_is_killed(tmp_path):
+    storage = tmp_path / "study.db"
+    cmd = [
+        sys.executable,
+        "-m",
+        "ax_ext",
+        "tune",
+        "synthetic",
+        "--trials",
+        "7",
+        "--workers",
+        "2",
+        "--storage",
+        str(storage),
+        "--sobol",
+        "5",
+        "--fast-acqf",
+        "--no-progress",
+    ]
+    with open(tmp_path / "first.log", "w") as log:
+        # its own process group: killing it takes the Dask scheduler and workers too
+        proc = subprocess.Popen(cmd, stdout=log, stderr=log, start_new_session=True)
+        try:
+            deadline = time.monotonic() + 120
+            while _completed_in_db(storage) < 3:
+                assert proc.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
+                assert time.monotonic() < deadline, "no 3 completed trials within 120 s"
+                time.sleep(0.1)
+        finally:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    _, before = _snapshot(storage)
+    completed_before = {i: v for i, v in before.items() if v[0] == TrialStatus.COMPLETED}
+    assert 3 <= len(completed_before) < 7
+    running_before = [i for i, v in before.items() if v[0] == TrialStatus.RUNNING]
+
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "Best trial" in res.stdout and "loss = " in res.stdout
+
+    experiment, after = _snapshot(storage)
+    # nothing lost: every trial completed before the kill is unchanged
+    for index, value in completed_before.items():
+        assert after[index] == value
+    # the trials left running are failed as interrupted and not counted
+    for index in running_before:
+        assert after[index][:2] == (TrialStatus.FAILED, "interrupted")
+    statuses = [v[0] for v in after.values()]
+    assert statuses.count(TrialStatus.COMPLETED) == 7
+    assert TrialStatus.RUNNING not in statuses
+    assert len(after) == 7 + len(running_before)
+    # nothing duplicated: one arm per trial, all different
+    arms = [v[2] for v in after.values()]
+    assert len(set(arms)) == len(arms)
+    assert sorted(experiment.trials) == list(range(len(after)))
+    assert "2 trials already finished" not in res.stderr
+
+
+def test_tune_reports_bad_input_on_stderr(tmp_path, capsys):
+    storage = str(tmp_path / "s.db")
+    assert main(["tune", "mnist", "--storage", storage]) == 2
+    assert "registered problem name" in capsys.readouterr().err
+    assert main(["tune", "synthetic", "--workers", "0", "--storage", storage]) == 2
+    assert "Expected workers to be an integer >= 1" in capsys.readouterr().err
+    assert main(["tune", "synthetic", "--storage", str(tmp_path / "s.csv")]) == 2
+    assert "ending in .db" in capsys.readouterr().err
