@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ax_ext.runner.problems import synthetic_loss
+from ax_ext.runner.builtin_problems import synthetic_loss
 
 #: Environment variable naming the marker file; workers inherit it from the test.
 MARKER_ENV = "AX_EXT_TEST_CRASH_MARKER"

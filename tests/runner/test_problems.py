@@ -4,7 +4,8 @@ import pytest
 from ax.exceptions.core import UserInputError
 
 from ax_ext.runner import Problem, TrialFailedError, get_problem, problem_names, register_problem
-from ax_ext.runner.problems import _REGISTRY, SYNTHETIC_OPTIMUM, synthetic_loss
+from ax_ext.runner.builtin_problems import SYNTHETIC_OPTIMUM, synthetic_loss
+from ax_ext.runner.problems import _REGISTRY
 
 
 def test_builtin_problems_are_listed_and_unknown_names_fail_clearly():
@@ -99,3 +100,16 @@ def test_register_problem_and_its_errors():
             register_problem(lambda: problem)
     finally:
         _REGISTRY.pop("test-register", None)
+
+
+def test_module_attribute_names_a_user_problem():
+    # a Problem factory in an importable module, named on the command line
+    problem = get_problem("ax_ext.runner.builtin_problems:_synthetic_problem")
+    assert problem.name == "synthetic"
+    assert problem.evaluate(SYNTHETIC_OPTIMUM, 0)["loss"] == 0.0
+    with pytest.raises(UserInputError, match="importing 'no_such_module_xyz' failed"):
+        get_problem("no_such_module_xyz:thing")
+    with pytest.raises(UserInputError, match="has no attribute 'nothing'"):
+        get_problem("ax_ext.runner.builtin_problems:nothing")
+    with pytest.raises(UserInputError, match="a Problem or a function returning one"):
+        get_problem("ax_ext.runner.builtin_problems:SYNTHETIC_OPTIMUM")
