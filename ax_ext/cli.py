@@ -103,6 +103,86 @@ def _tune(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Small fitting budget for ``report --fast-fit`` (tests, quick looks).
+FAST_FIT = {"optimizer_kwargs": {"options": {"maxiter": 50}}}
+
+
+def _quiet_logs(verbose: bool) -> None:
+    import logging
+
+    if not verbose:
+        for name in ("ax", "distributed"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _report(args: argparse.Namespace) -> int:
+    import warnings
+
+    from ax.exceptions.core import UserInputError
+
+    from ax_ext.runner.report import write_report
+
+    _quiet_logs(args.verbose)
+    start = time.perf_counter()
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*sort_values.*is not specified")
+            out = write_report(
+                args.storage,
+                args.out,
+                fit_kwargs=FAST_FIT if args.fast_fit else None,
+                experiment_name=args.experiment,
+                isolation_parameter=args.isolate,
+            )
+    except UserInputError as e:
+        print(f"ax-ext report: error: {e}", file=sys.stderr)
+        return 2
+    print(f"Wrote the report of {args.storage} to {out} in {time.perf_counter() - start:.1f} s.")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    import warnings
+
+    from ax.exceptions.core import UserInputError
+
+    from ax_ext.runner.compare import compare_strategies, write_comparison
+
+    _quiet_logs(args.verbose)
+    start = time.perf_counter()
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*sort_values.*is not specified")
+            df = compare_strategies(
+                args.problem,
+                strategies=args.strategies,
+                seeds=args.seeds,
+                trials=args.trials,
+                num_sobol_trials=args.sobol,
+                optimizer_kwargs=FAST_ACQF if args.fast_acqf else None,
+                progress=not args.no_progress,
+            )
+        out = write_comparison(df, args.out)
+    except UserInputError as e:
+        print(f"ax-ext compare: error: {e}", file=sys.stderr)
+        return 2
+    if args.csv:
+        df.to_csv(args.csv, index=False)
+    final = df.sort_values("trial").groupby(["strategy", "seed"], sort=False).last()
+    summary = final.groupby(level="strategy", sort=False)["best_so_far"].agg(
+        ["median", "min", "max"]
+    )
+    objective = df.attrs.get("objective", "objective")
+    print(f"Best {objective} after {args.trials} trials (over seeds {args.seeds}):")
+    for strategy, row in summary.iterrows():
+        print(
+            f"  {strategy:<12} median {row['median']:.6g}  min {row['min']:.6g}  "
+            f"max {row['max']:.6g}"
+        )
+    print(f"Wrote the comparison chart to {out} in {time.perf_counter() - start:.1f} s.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ax-ext", description="ax_ext: mixed-space GP models for Ax / BoTorch."
@@ -158,6 +238,65 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--no-progress", action="store_true", help="no progress bar")
     tune.add_argument("--verbose", action="store_true", help="show Ax's and Dask's INFO logs")
     tune.set_defaults(func=_tune)
+    report = sub.add_parser(
+        "report",
+        help="write a self-contained HTML report of a stored study",
+        description="Write one HTML page (plotly.js included once) about the study in "
+        "STORAGE: the best trial, the model expression, the cross-validation and playbook "
+        "charts, how the strategy switched from Sobol to BO, and the trial table.",
+    )
+    report.add_argument("storage", help="the study's SQLite file (.db) or SQLAlchemy URL")
+    report.add_argument("--out", default="report.html", help="HTML file (default report.html)")
+    report.add_argument(
+        "--experiment", default=None, help="experiment to report (default: the only one)"
+    )
+    report.add_argument(
+        "--isolate",
+        default=None,
+        help="parameter of the isolation plot (default: the first choice parameter)",
+    )
+    report.add_argument(
+        "--fast-fit", action="store_true", help="small model-fitting budget (quick looks, tests)"
+    )
+    report.add_argument("--verbose", action="store_true", help="show Ax's INFO logs")
+    report.set_defaults(func=_report)
+    compare = sub.add_parser(
+        "compare",
+        help="compare strategies on a problem: best value vs trials, spread over seeds",
+        description="Run PROBLEM once per strategy and seed (sequentially, in this "
+        "process, nothing stored) and write a chart of the best value so far against "
+        "trials: the median over seeds with a min-max band, one line per strategy.",
+    )
+    compare.add_argument(
+        "problem", help="problem name: synthetic, sklearn-gb, digits-cnn, or a registered one"
+    )
+    compare.add_argument(
+        "--strategies",
+        nargs="+",
+        default=["ax_ext", "ax-default", "sobol"],
+        metavar="STRATEGY",
+        help="strategies among ax_ext, ax-default, sobol (default: all three)",
+    )
+    compare.add_argument(
+        "--seeds", nargs="+", type=int, default=[0, 1], metavar="SEED", help="default: 0 1"
+    )
+    compare.add_argument(
+        "--trials", type=int, default=20, help="trials per strategy and seed (default 20)"
+    )
+    compare.add_argument("--out", default="compare.html", help="HTML chart (default compare.html)")
+    compare.add_argument("--csv", default=None, help="also write every trial to this CSV file")
+    compare.add_argument(
+        "--sobol",
+        type=int,
+        default=None,
+        help="initial quasi-random trials of ax_ext and ax-default (default: their own)",
+    )
+    compare.add_argument(
+        "--fast-acqf", action="store_true", help="small acquisition budget for ax_ext (tests)"
+    )
+    compare.add_argument("--no-progress", action="store_true", help="no progress bar")
+    compare.add_argument("--verbose", action="store_true", help="show Ax's INFO logs")
+    compare.set_defaults(func=_compare)
     return parser
 
 

@@ -225,7 +225,9 @@ def main(argv=None) -> dict:
     for method, warm in (("ax_ext-warm", "full"), ("ax_ext-warm+cold", True)):
         row, preds = run_ax_ext(client, warm, fit_kwargs)
         ext_rows[method] = (row, preds)
+        print(f"  {method}: {row['seconds']:.1f} s", flush=True)
     ax_row, ax_preds = run_ax(experiment, args.ax_folds)
+    print(f"  ax: {ax_row['seconds']:.1f} s ({ax_row['folds_run']} folds run)", flush=True)
     common = sorted(ax_preds)
     rows.append({"method": "ax", **ax_row, **accuracy(ax_preds)})
     for method, (row, preds) in ext_rows.items():

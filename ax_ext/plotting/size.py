@@ -158,8 +158,10 @@ def cv_metric_by_size(
                         **res.metrics,
                     }
                 )
+                bar.set_postfix_str(
+                    f"{name} @ {size}: {metric} {fmt(res.metrics.get(metric))}", refresh=False
+                )
                 bar.update(1)
-                bar.set_postfix_str(f"{name} @ {size}: {metric} {fmt(res.metrics.get(metric))}")
     except KeyboardInterrupt:
         _warn_partial(len(rows), total, "cross-validations")
     finally:

@@ -104,3 +104,18 @@ class TestCvMetrics(BotorchTestCase):
         self.assertAlmostEqual(m["mean_log_predictive_density"], float(expected))
         self.assertAlmostEqual(m["rank_correlation"], float(spearmanr(obs, mean).statistic))
         self.assertTrue(math.isnan(cv_metrics(obs[:2], mean[:2], std[:2])["rank_correlation"]))
+
+
+class TestWarmStartFullOnly(BotorchTestCase):
+    def test_warm_start_full_only(self):
+        X, Y = _data(n=7, seed=2)
+        calls = []
+
+        def fit(mll, **kwargs):
+            calls.append(kwargs.get("warm_start"))
+            return fit_gpytorch_mll(mll, **kwargs)
+
+        res = loo_cross_validation(SingleTaskGP, X, Y, warm_start="full", fit=fit, fit_kwargs=FIT)
+        self.assertIsNone(calls[0])  # the full-data fit
+        self.assertIsInstance(calls[1], SingleTaskGP)  # folds start from it alone
+        self.assertEqual(res.fold_fits[0].members[0].attempts, 1)

@@ -1,0 +1,372 @@
+"""Compare generation strategies on a problem (``ax-ext compare``).
+
+:func:`compare_strategies` runs one study per strategy and seed, sequentially in
+this process (no Dask, nothing stored), and returns one row per trial;
+:func:`comparison_figure` draws the best value so far against the number of
+trials, one line per strategy (the median over seeds) with a band from the
+worst to the best seed; :func:`write_comparison` writes that chart to an HTML
+file.
+
+Strategies (:data:`STRATEGIES`):
+
+- ``"ax_ext"``: :func:`ax_ext.generation.sobol_then_bo` (Sobol, then BO with
+  ``ScalarChoiceGP``);
+- ``"ax-default"``: Ax's default, ``Client.configure_generation_strategy()``;
+- ``"sobol"``: pure quasi-random search,
+  ``Client.configure_generation_strategy(method="random_search")``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ax.exceptions.core import UserInputError
+
+from ax_ext.runner.problems import Problem, get_problem
+
+__all__ = ["STRATEGIES", "comparison_figure", "compare_strategies", "write_comparison"]
+
+logger = logging.getLogger(__name__)
+
+#: The strategies :func:`compare_strategies` knows.
+STRATEGIES = ("ax_ext", "ax-default", "sobol")
+#: Columns of the frame :func:`compare_strategies` returns.
+COLUMNS = (
+    "strategy",
+    "seed",
+    "trial",
+    "value",
+    "best_so_far",
+    "status",
+    "node",
+    "generation_seconds",
+)
+
+
+def _check_inputs(strategies: Sequence[str], seeds: Sequence[int], trials: int) -> None:
+    if isinstance(strategies, str):
+        raise UserInputError(
+            f"Expected strategies to be a sequence of names from {list(STRATEGIES)}, got the "
+            f"string {strategies!r}. Pass a list, e.g. [{strategies!r}]."
+        )
+    unknown = [s for s in strategies if s not in STRATEGIES]
+    if unknown or not strategies:
+        raise UserInputError(
+            f"Expected strategies from {list(STRATEGIES)}, got {list(strategies)!r} "
+            f"(unknown: {unknown!r}). Choose one or more of the known strategies."
+        )
+    if len(set(strategies)) != len(strategies):
+        raise UserInputError(f"Expected distinct strategies, got {list(strategies)!r}.")
+    bad = [s for s in seeds if isinstance(s, bool) or not isinstance(s, int)]
+    if bad or not seeds:
+        raise UserInputError(f"Expected at least one integer seed, got {list(seeds)!r}.")
+    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+        raise UserInputError(
+            f"Expected trials to be an integer >= 1 (trials per strategy and seed), got {trials!r}."
+        )
+
+
+def _client(
+    problem: Problem,
+    strategy: str,
+    seed: int,
+    num_sobol_trials: int | None,
+    optimizer_kwargs: dict[str, Any] | None,
+) -> Any:
+    from ax.api.client import Client
+
+    from ax_ext.generation import sobol_then_bo
+
+    client = Client(random_seed=seed)
+    client.configure_experiment(
+        parameters=list(problem.parameters), name=f"compare:{problem.name}:{strategy}:{seed}"
+    )
+    client.configure_optimization(objective=problem.objective_expression)
+    if strategy == "ax_ext":
+        client.set_generation_strategy(
+            sobol_then_bo(
+                client,
+                num_sobol_trials=num_sobol_trials,
+                seed=seed,
+                optimizer_kwargs=optimizer_kwargs,
+            )
+        )
+    elif strategy == "ax-default":
+        client.configure_generation_strategy(
+            initialization_budget=num_sobol_trials, initialization_random_seed=seed
+        )
+    else:
+        client.configure_generation_strategy(
+            method="random_search", initialization_random_seed=seed
+        )
+    return client
+
+
+def _run_one(
+    problem: Problem,
+    strategy: str,
+    seed: int,
+    trials: int,
+    num_sobol_trials: int | None,
+    optimizer_kwargs: dict[str, Any] | None,
+) -> list[dict[str, Any]]:
+    client = _client(problem, strategy, seed, num_sobol_trials, optimizer_kwargs)
+    pick = min if problem.minimize else max
+    best = math.nan
+    rows: list[dict[str, Any]] = []
+    for number in range(1, trials + 1):
+        t0 = time.perf_counter()
+        new = client.get_next_trials(max_trials=1)
+        seconds = time.perf_counter() - t0
+        if not new:
+            logger.warning(
+                "Strategy %r (seed %d) produced no trial after %d trials; stopping it.",
+                strategy,
+                seed,
+                number - 1,
+            )
+            break
+        ((index, params),) = new.items()
+        node = client._experiment.trials[index].generator_runs[0]._generation_node_name
+        value, status = math.nan, "COMPLETED"
+        try:
+            result = problem.evaluate(params, seed)
+            raw = result.get(problem.objective) if isinstance(result, dict) else None
+            if raw is None or not math.isfinite(float(raw)):
+                raise ValueError(f"{problem.objective!r} is {raw!r}")
+        except Exception as e:  # a failed evaluation fails this trial only
+            client.mark_trial_failed(index, failed_reason=f"{type(e).__name__}: {e}"[:100])
+            status = "FAILED"
+            logger.warning("%s seed %d trial %d failed: %s", strategy, seed, index, e)
+        else:
+            client.complete_trial(index, raw_data={k: float(v) for k, v in result.items()})
+            value = float(raw)
+            best = value if math.isnan(best) else pick(best, value)
+        rows.append(
+            {
+                "strategy": strategy,
+                "seed": seed,
+                "trial": number,
+                "value": value,
+                "best_so_far": best,
+                "status": status,
+                "node": str(node),
+                "generation_seconds": seconds,
+            }
+        )
+    return rows
+
+
+def compare_strategies(
+    problem: Problem | str,
+    strategies: Sequence[str] = STRATEGIES,
+    seeds: Sequence[int] = (0, 1),
+    trials: int = 20,
+    *,
+    num_sobol_trials: int | None = None,
+    optimizer_kwargs: dict[str, Any] | None = None,
+    progress: bool = False,
+) -> Any:
+    """Run a problem with several strategies and seeds, and tabulate every trial.
+
+    Each (strategy, seed) pair is a fresh in-memory Ax ``Client`` seeded with
+    ``seed``, asked for one trial at a time; the trial is evaluated in this
+    process with ``problem.evaluate(params, seed)``. A trial whose evaluation
+    raises or returns a non-finite objective is marked failed (``value`` NaN) and
+    counts as a trial.
+
+    Args:
+        problem: A :class:`~ax_ext.runner.problems.Problem` or a registered name.
+        strategies: Names from :data:`STRATEGIES`.
+        seeds: Seeds; every strategy runs once per seed.
+        trials: Trials per strategy and seed.
+        num_sobol_trials: Initial quasi-random trials of ``"ax_ext"`` and
+            ``"ax-default"`` (default: each strategy's own default).
+        optimizer_kwargs: Acquisition-optimizer options of ``"ax_ext"``, as for
+            :func:`~ax_ext.generation.sobol_then_bo`.
+        progress: Show a tqdm progress bar over all trials.
+
+    Returns:
+        A ``pandas.DataFrame``, one row per trial, with columns ``strategy``,
+        ``seed``, ``trial`` (1, 2, ... within the run), ``value`` (the objective,
+        NaN for failed trials), ``best_so_far`` (best finite value up to this
+        trial, NaN before the first), ``status``, ``node`` (the generation node)
+        and ``generation_seconds`` (time of ``get_next_trials``).
+        ``df.attrs`` holds ``problem``, ``objective`` and ``minimize``.
+
+    Raises:
+        UserInputError: For an unknown problem or strategy, no seeds, or
+            ``trials < 1``.
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    problem = get_problem(problem)
+    strategies = list(strategies) if not isinstance(strategies, str) else strategies
+    seeds = list(seeds)
+    _check_inputs(strategies, seeds, trials)
+    rows: list[dict[str, Any]] = []
+    bar = tqdm(
+        total=len(strategies) * len(seeds) * trials,
+        desc=f"compare {problem.name}",
+        unit="trial",
+        disable=not progress,
+    )
+    try:
+        for strategy in strategies:
+            for seed in seeds:
+                start = time.perf_counter()
+                run = _run_one(problem, strategy, seed, trials, num_sobol_trials, optimizer_kwargs)
+                rows.extend(run)
+                bar.update(len(run))
+                logger.info(
+                    "%s seed %d: %d trials in %.1f s, best %s = %.6g.",
+                    strategy,
+                    seed,
+                    len(run),
+                    time.perf_counter() - start,
+                    problem.objective,
+                    run[-1]["best_so_far"] if run else math.nan,
+                )
+    finally:
+        bar.close()
+    df = pd.DataFrame(rows, columns=list(COLUMNS))
+    df.attrs.update(
+        {"problem": problem.name, "objective": problem.objective, "minimize": problem.minimize}
+    )
+    return df
+
+
+def _rgba(color: str, alpha: float) -> str:
+    color = color.lstrip("#")
+    r, g, b = (int(color[i : i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r}, {g}, {b}, {alpha})"
+
+
+def comparison_figure(df: Any, *, title: str | None = None) -> Any:
+    """Best value so far against trials, one line per strategy with a band over seeds.
+
+    Args:
+        df: The frame of :func:`compare_strategies` (columns ``strategy``,
+            ``seed``, ``trial``, ``best_so_far``).
+        title: Figure title; default names the problem and the number of seeds.
+
+    Returns:
+        A plotly ``Figure`` with, per strategy in order of appearance, three
+        traces: ``"<strategy> max"`` and ``"<strategy> min"`` (the band over seeds,
+        not in the legend; the second fills to the first) and ``"<strategy>"``
+        (the median over seeds).
+
+    Raises:
+        UserInputError: If ``df`` lacks one of those columns.
+    """
+    import plotly.graph_objects as go
+    from plotly.colors import qualitative
+
+    missing = [c for c in ("strategy", "seed", "trial", "best_so_far") if c not in df.columns]
+    if missing:
+        raise UserInputError(
+            f"Expected the data frame of compare_strategies, with columns strategy, seed, "
+            f"trial and best_so_far; got columns {list(df.columns)!r} (missing {missing!r})."
+        )
+    palette = qualitative.Plotly
+    fig = go.Figure()
+    for i, strategy in enumerate(dict.fromkeys(df["strategy"])):
+        color = palette[i % len(palette)]
+        wide = df[df["strategy"] == strategy].pivot_table(
+            index="trial", columns="seed", values="best_so_far", aggfunc="first", dropna=False
+        )
+        x = wide.index.tolist()
+        low = wide.min(axis=1, skipna=True).tolist()
+        high = wide.max(axis=1, skipna=True).tolist()
+        median = wide.median(axis=1, skipna=True).tolist()
+        seeds = wide.shape[1]
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=high,
+                name=f"{strategy} max",
+                legendgroup=strategy,
+                showlegend=False,
+                mode="lines",
+                line={"width": 0, "color": color},
+                hoverinfo="skip",
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=low,
+                name=f"{strategy} min",
+                legendgroup=strategy,
+                showlegend=False,
+                mode="lines",
+                line={"width": 0, "color": color},
+                fill="tonexty",
+                fillcolor=_rgba(color, 0.2),
+                hoverinfo="skip",
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=median,
+                name=strategy,
+                legendgroup=strategy,
+                mode="lines+markers",
+                line={"color": color, "width": 2},
+                marker={"size": 4},
+                hovertemplate=(
+                    f"{strategy}<br>trial %{{x}}<br>median best over {seeds} seeds: "
+                    "%{y:.4g}<extra></extra>"
+                ),
+            )
+        )
+    problem = df.attrs.get("problem", "")
+    objective = df.attrs.get("objective", "objective")
+    direction = {True: "lower is better", False: "higher is better"}.get(
+        df.attrs.get("minimize"), ""
+    )
+    n_seeds = df["seed"].nunique()
+    if title is None:
+        title = (
+            f"{problem + ': ' if problem else ''}best {objective} so far, median and "
+            f"min-max over {n_seeds} seeds"
+        )
+    fig.update_layout(
+        template="plotly_white",
+        title=title,
+        xaxis_title="trials",
+        yaxis_title=f"best {objective} so far" + (f" ({direction})" if direction else ""),
+        hovermode="x unified",
+    )
+    return fig
+
+
+def write_comparison(df: Any, out_path: str | Path, *, title: str | None = None) -> Path:
+    """Write :func:`comparison_figure` of ``df`` to a self-contained HTML file.
+
+    Args:
+        df: The frame of :func:`compare_strategies`.
+        out_path: The HTML file (its folder must exist).
+        title: Figure title (see :func:`comparison_figure`).
+
+    Returns:
+        The path of the written file.
+
+    Raises:
+        UserInputError: If the folder of ``out_path`` does not exist.
+    """
+    out = Path(out_path).expanduser()
+    if not out.parent.is_dir():
+        raise UserInputError(
+            f"Expected the output folder to exist, got {str(out_path)!r} (no folder "
+            f"{str(out.parent)!r}). Create the folder or choose another --out."
+        )
+    comparison_figure(df, title=title).write_html(out, include_plotlyjs=True, full_html=True)
+    return out

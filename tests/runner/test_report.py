@@ -1,0 +1,169 @@
+import re
+import shutil
+import subprocess
+
+import pytest
+from ax.exceptions.core import UserInputError
+from plotly.offline import get_plotlyjs
+
+from ax_ext.cli import FAST_ACQF, FAST_FIT, main
+from ax_ext.runner import get_problem
+from ax_ext.runner.report import REPORT_SECTIONS, write_report
+from ax_ext.runner.study import _create_or_resume
+
+CHART_IDS = (
+    "chart-predicted-vs-observed",
+    "chart-fitting-trajectories",
+    "chart-axis-plots",
+    "chart-isolation-plot",
+)
+HOSTILE_REASON = "<script>alert('x')</script> & more"
+
+
+def _make_study(path, trials, num_sobol_trials, fail_index=None):
+    """A synthetic study run in this process (no Dask): Sobol trials, then BO."""
+    problem = get_problem("synthetic")
+    client = _create_or_resume(
+        problem, path, seed=0, num_sobol_trials=num_sobol_trials, optimizer_kwargs=FAST_ACQF
+    )
+    for _ in range(trials):
+        ((index, params),) = client.get_next_trials(max_trials=1).items()
+        if index == fail_index:
+            client.mark_trial_failed(index, failed_reason=HOSTILE_REASON)
+        else:
+            client.complete_trial(index, raw_data=problem.evaluate(params, 0))
+    return client
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    """7 trials: 4 Sobol (one failed, so Sobol ran 5) then 2 BO; and the report."""
+    folder = tmp_path_factory.mktemp("report")
+    storage = folder / "study.db"
+    client = _make_study(storage, trials=7, num_sobol_trials=4, fail_index=1)
+    out = write_report(storage, folder / "report.html", fit_kwargs=FAST_FIT)
+    return client, storage, out
+
+
+def test_report_has_every_section_chart_and_plotlyjs_once(study):
+    client, _, out = study
+    page = out.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>")
+    for section in REPORT_SECTIONS:
+        assert f'<section id="{section}">' in page
+    for chart in CHART_IDS:
+        assert f'id="{chart}"' in page
+        assert f'document.getElementById("{chart}")' in page
+    # plotly.js embedded exactly once, nothing loaded from a CDN
+    assert page.count(get_plotlyjs()[:300]) == 1
+    assert len(re.findall(r"\* plotly\.js v\d", page)) == 1
+    rest = page.replace(get_plotlyjs(), "")
+    assert "<script src=" not in rest and "cdn.plot.ly" not in rest
+    assert page.count("Plotly.newPlot(") == len(CHART_IDS)
+
+
+def test_report_contents_match_the_study(study):
+    client, _, out = study
+    page = out.read_text(encoding="utf-8")
+    experiment = client._experiment
+    nodes = [t.generator_runs[0]._generation_node_name for t in experiment.trials.values()]
+    assert nodes == ["Sobol"] * 5 + ["BO"] * 2
+    df = experiment.lookup_data().df
+    losses = dict(zip(df["trial_index"], df["mean"]))
+    best = min(losses, key=losses.get)
+    assert f'<strong id="best-index">{best}</strong>' in page
+    assert f'<strong id="best-value">{losses[best]:.6g}</strong>' in page
+    # the model expression of the full fit, named after the encoded features
+    assert 'id="model-expression"' in page and "kernel=rbf" in page
+    # strategy: Sobol count (one failed) and the switch to BO
+    assert '<p id="sobol-count">5 Sobol trials ran (1 of them failed or abandoned).</p>' in page
+    assert "switched to BO at trial 5, after 5 Sobol trials" in page
+    assert "<code>BO</code>" in page
+    # the trial table: one row per trial, failed ones marked, user text escaped
+    table = page.split('id="trial-table"')[1].split("</table>")[0]
+    assert table.count("<tr") == 1 + len(experiment.trials)
+    assert table.count('<tr class="failed">') == 1
+    assert HOSTILE_REASON not in page
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; more" in table
+    assert all(f"<td>{i}</td>" in table for i in experiment.trials)
+
+
+def test_report_of_a_study_with_too_few_trials_says_so(tmp_path):
+    storage = tmp_path / "small.db"
+    _make_study(storage, trials=1, num_sobol_trials=4)
+    page = write_report(storage, tmp_path / "small.html").read_text(encoding="utf-8")
+    for section in REPORT_SECTIONS:
+        assert f'<section id="{section}">' in page
+    assert "Needs at least 2 completed trials" in page
+    assert 'id="chart-axis-plots"' in page and 'id="chart-predicted-vs-observed"' not in page
+    assert "has not switched to BO yet" in page
+    assert page.count(get_plotlyjs()[:300]) == 1
+
+
+def test_report_bad_inputs(study, tmp_path):
+    _, storage, _ = study
+    with pytest.raises(UserInputError, match=r"existing study database.*does not exist"):
+        write_report(tmp_path / "missing.db", tmp_path / "r.html")
+    with pytest.raises(UserInputError, match="report's folder to exist"):
+        write_report(storage, tmp_path / "no" / "r.html")
+    with pytest.raises(UserInputError, match=r"isolation_parameter to be one of.*'nope'"):
+        write_report(storage, tmp_path / "r.html", isolation_parameter="nope")
+    with pytest.raises(UserInputError, match=r"experiment_name to be one of"):
+        write_report(storage, tmp_path / "r.html", experiment_name="ax_ext:other")
+
+
+def test_cli_report(study, tmp_path, capsys):
+    _, storage, _ = study
+    out = tmp_path / "cli.html"
+    args = ["report", str(storage), "--out", str(out), "--fast-fit", "--isolate", "optimizer"]
+    assert main(args) == 0
+    assert "Wrote the report" in capsys.readouterr().out
+    assert 'id="chart-isolation-plot"' in out.read_text(encoding="utf-8")
+    assert main(["report", str(tmp_path / "missing.db"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ax-ext report: error: Expected an existing study database")
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+@pytest.mark.skipif(
+    _chromium() is None,
+    reason="no headless Chromium found (chromium, chromium-browser or google-chrome on "
+    "PATH); on Debian/Ubuntu install it with `apt-get install -y chromium`",
+)
+def test_report_opens_in_headless_chromium_without_console_errors(study, tmp_path):
+    _, _, out = study
+    browser = _chromium()
+    flags = ["--headless", "--disable-gpu", "--no-sandbox", "--enable-logging=stderr", "--v=0"]
+    url = out.resolve().as_uri()
+    shot = tmp_path / "report.png"
+    run = subprocess.run(
+        [browser, *flags, f"--screenshot={shot}", "--window-size=1280,3000", url],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert shot.exists() and shot.stat().st_size > 10_000
+    console = [line for line in run.stderr.splitlines() if ":CONSOLE" in line]
+    errors = [line for line in console if re.search(r"uncaught|error", line, re.IGNORECASE)]
+    assert not errors, "\n".join(errors)
+    # the charts were drawn: plotly replaced every chart div's contents with SVG
+    dom = subprocess.run(
+        [browser, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=180
+    )
+    assert dom.returncode == 0, dom.stderr[-3000:]
+    for chart in CHART_IDS:
+        drawn = dom.stdout.split(f'id="{chart}"')[1].split('class="chart"')[0]
+        assert "main-svg" in drawn, chart
+    assert not [
+        line
+        for line in dom.stderr.splitlines()
+        if ":CONSOLE" in line and re.search(r"uncaught|error", line, re.IGNORECASE)
+    ]
