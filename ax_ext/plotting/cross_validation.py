@@ -81,7 +81,13 @@ def predicted_vs_observed(
         mode="markers",
         name="held-out predictions",
         marker={"color": colors, "size": 8, "line": {"width": 0.5, "color": "white"}},
-        error_y={"type": "data", "array": [z * s for s in std], "thickness": 1, "width": 0},
+        error_y={
+            "type": "data",
+            "array": [z * s for s in std],
+            "thickness": 1,
+            "width": 0,
+            "color": "#444",
+        },
         text=text,
         hovertemplate="%{text}<extra></extra>",
     )

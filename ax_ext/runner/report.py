@@ -167,13 +167,26 @@ def write_report(
             f"{str(out.parent)!r}). Create the folder or choose another --out."
         )
     client = load_study_client(storage_path, experiment_name)
-    page = _build_page(client, str(storage_path), fit_kwargs, isolation_parameter)
+    page = _build_page(client, _display_storage(storage_path), fit_kwargs, isolation_parameter)
     out.write_text(page, encoding="utf-8")
     logger.info("Wrote the report of %s to %s.", storage_path, out)
     return out
 
 
 # ------------------------------------------------------------------------------ page
+
+
+def _display_storage(storage_path: str | Path) -> str:
+    """The storage path, or its URL with any password replaced by ``***``."""
+    text = str(storage_path)
+    if "://" not in text:
+        return text
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(text).render_as_string(hide_password=True)
+    except Exception:  # not parseable: show only the scheme
+        return text.split("://", 1)[0] + "://..."
 
 
 def _build_page(
@@ -442,6 +455,8 @@ def _playbook_html(client: Any, completed: Sequence[_TrialInfo], parameter: str)
     for w in caught:
         if w.category.__name__ == "BoundaryWarning":
             parts.append(_note(f"Warning: {w.message}"))
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     parts.append(_figure_html(isolation_plot(client, parameter), "chart-isolation-plot"))
     return "\n".join(parts)
 

@@ -167,3 +167,10 @@ def test_report_opens_in_headless_chromium_without_console_errors(study, tmp_pat
         for line in dom.stderr.splitlines()
         if ":CONSOLE" in line and re.search(r"uncaught|error", line, re.IGNORECASE)
     ]
+
+
+def test_report_hides_a_storage_urls_password():
+    from ax_ext.runner.report import _display_storage
+
+    assert _display_storage("postgresql://bob:secret@host/db") == "postgresql://bob:***@host/db"
+    assert _display_storage("/tmp/study.db") == "/tmp/study.db"
