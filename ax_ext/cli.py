@@ -55,16 +55,13 @@ FAST_ACQF = {
 
 
 def _tune(args: argparse.Namespace) -> int:
-    import logging
     import warnings
 
+    _quiet_logs(args.verbose)
     from ax.exceptions.core import UserInputError
 
     from ax_ext.runner import run_study
 
-    if not args.verbose:
-        for name in ("ax", "distributed"):
-            logging.getLogger(name).setLevel(logging.WARNING)
     storage = args.storage or f"ax_ext_{args.problem}.db"
     try:
         with warnings.catch_warnings():
@@ -108,21 +105,41 @@ FAST_FIT = {"optimizer_kwargs": {"options": {"maxiter": 50}}}
 
 
 def _quiet_logs(verbose: bool) -> None:
+    """Unless verbose, show only warnings from Ax, Dask and SQLAlchemy (the CLI is the app)."""
     import logging
+    import warnings
 
-    if not verbose:
-        for name in ("ax", "distributed"):
+    if verbose:
+        return
+    # Ax's SQL store logs at import, which `import ax` does: drop that logger's INFO
+    # records before anything imports Ax
+    logging.getLogger("ax.storage.sqa_store.with_db_settings_base").addFilter(
+        lambda record: record.levelno >= logging.WARNING
+    )
+    import ax  # noqa: F401  (creates Ax's handler on the "ax" logger)
+
+    # Ax's modules set their own logger levels (some again later), so the level goes on
+    # Ax's handler, as Ax's docs advise; set before importing the SQL store, which logs
+    # at import
+    for handler in logging.getLogger("ax").handlers:
+        handler.setLevel(logging.WARNING)
+    import ax.storage.sqa_store.with_db_settings_base  # noqa: F401
+
+    for name in list(logging.Logger.manager.loggerDict):
+        if name == "distributed" or name.startswith(("ax.", "distributed.")):
             logging.getLogger(name).setLevel(logging.WARNING)
+    # Ax's SQL store types trigger a SQLAlchemy performance note on every load
+    warnings.filterwarnings("ignore", message=".*will not produce a cache key.*")
 
 
 def _report(args: argparse.Namespace) -> int:
     import warnings
 
+    _quiet_logs(args.verbose)
     from ax.exceptions.core import UserInputError
 
     from ax_ext.runner.report import write_report
 
-    _quiet_logs(args.verbose)
     start = time.perf_counter()
     try:
         with warnings.catch_warnings():
@@ -144,11 +161,11 @@ def _report(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     import warnings
 
+    _quiet_logs(args.verbose)
     from ax.exceptions.core import UserInputError
 
     from ax_ext.runner.compare import compare_strategies, write_comparison
 
-    _quiet_logs(args.verbose)
     start = time.perf_counter()
     try:
         with warnings.catch_warnings():

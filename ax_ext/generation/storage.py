@@ -17,7 +17,10 @@ from ax.exceptions.core import UserInputError
 
 __all__ = ["load_client", "save_client", "sqlite_storage_config"]
 
-_SQL_HINT = "Ax's SQL store needs SQLAlchemy and tabulate: pip install 'ax-ext[sql]'."
+_SQL_HINT = (
+    "Ax's SQL store needs SQLAlchemy and tabulate (dependencies of ax_ext): "
+    "pip install SQLAlchemy tabulate."
+)
 
 
 def sqlite_storage_config(path: str | Path) -> StorageConfig:
