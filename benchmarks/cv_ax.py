@@ -16,10 +16,10 @@ hyperparameters refit, float64, CPU, in one run on one machine:
   (Ax's ``test_selector``) and the time is extrapolated to all folds, which is
   marked in the output.
 * ``ax_ext-warm``: ``ax_ext.cross_validation.ax_cross_validation(...,
-  warm_start="full")``: the same warm start as Ax, all folds in one batched,
-  per-member fit.
-* ``ax_ext-warm+cold``: ax_ext's default ``warm_start=True``: each fold also
-  starts from the default initialization and keeps the better optimum.
+  warm_start="full")`` (its default): the same warm start as Ax, all folds in
+  one batched, per-member fit.
+* ``ax_ext-warm+cold``: ``warm_start=True``: each fold also starts from the
+  default initialization and keeps the better optimum.
 
 Accuracy of the held-out predictions (original units) is reported next to the
 times: MSE and rank correlation (Ax predicts the latent function, without
