@@ -77,6 +77,7 @@ def _tune(args: argparse.Namespace) -> int:
                 progress=not args.no_progress,
                 num_sobol_trials=args.sobol,
                 optimizer_kwargs=FAST_ACQF if args.fast_acqf else None,
+                strategy=args.strategy,
             )
     except UserInputError as e:
         print(f"ax-ext tune: error: {e}", file=sys.stderr)
@@ -239,6 +240,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="SQLite file (.db) or SQLAlchemy URL (default ./ax_ext_PROBLEM.db)",
     )
     tune.add_argument("--seed", type=int, default=0, help="Sobol and evaluation seed")
+    tune.add_argument(
+        "--strategy",
+        default="ax_ext",
+        choices=["ax_ext", "ax-default", "sobol"],
+        help="generation strategy of a new study (default ax_ext: Sobol, then ScalarChoiceGP BO)",
+    )
     tune.add_argument(
         "--scheduler",
         default=None,

@@ -28,13 +28,12 @@ from typing import Any
 from ax.exceptions.core import UserInputError
 
 from ax_ext.runner.problems import Problem, get_problem
+from ax_ext.runner.strategies import STRATEGIES, set_strategy
 
 __all__ = ["STRATEGIES", "comparison_figure", "compare_strategies", "write_comparison"]
 
 logger = logging.getLogger(__name__)
 
-#: The strategies :func:`compare_strategies` knows.
-STRATEGIES = ("ax_ext", "ax-default", "sobol")
 #: Columns of the frame :func:`compare_strategies` returns.
 COLUMNS = (
     "strategy",
@@ -80,30 +79,12 @@ def _client(
 ) -> Any:
     from ax.api.client import Client
 
-    from ax_ext.generation import sobol_then_bo
-
     client = Client(random_seed=seed)
     client.configure_experiment(
         parameters=list(problem.parameters), name=f"compare:{problem.name}:{strategy}:{seed}"
     )
     client.configure_optimization(objective=problem.objective_expression)
-    if strategy == "ax_ext":
-        client.set_generation_strategy(
-            sobol_then_bo(
-                client,
-                num_sobol_trials=num_sobol_trials,
-                seed=seed,
-                optimizer_kwargs=optimizer_kwargs,
-            )
-        )
-    elif strategy == "ax-default":
-        client.configure_generation_strategy(
-            initialization_budget=num_sobol_trials, initialization_random_seed=seed
-        )
-    else:
-        client.configure_generation_strategy(
-            method="random_search", initialization_random_seed=seed
-        )
+    set_strategy(client, strategy, seed, num_sobol_trials, optimizer_kwargs)
     return client
 
 

@@ -22,8 +22,9 @@ from ax.api.configs import StorageConfig
 from ax.core.base_trial import TrialStatus
 from ax.exceptions.core import UserInputError
 
-from ax_ext.generation import sobol_then_bo, sqlite_storage_config
+from ax_ext.generation import sqlite_storage_config
 from ax_ext.runner.problems import Problem, get_problem
+from ax_ext.runner.strategies import check_strategy, set_strategy
 
 __all__ = ["INTERRUPTED", "StudyResult", "experiment_name_for", "run_study"]
 
@@ -82,12 +83,14 @@ def run_study(
     progress: bool = True,
     num_sobol_trials: int | None = None,
     optimizer_kwargs: dict[str, Any] | None = None,
+    strategy: str = "ax_ext",
 ) -> StudyResult:
     """Create or resume a study and run it until ``trials`` trials have finished.
 
-    Trials come from :func:`ax_ext.generation.sobol_then_bo`; up to ``workers`` run
-    at once on Dask distributed: a ``LocalCluster`` with ``workers`` single-threaded
-    worker processes, or the cluster at ``scheduler_address``. Each evaluation is
+    Trials come from ``strategy`` (by default :func:`ax_ext.generation.sobol_then_bo`);
+    up to ``workers`` run at once on Dask distributed: a ``LocalCluster`` with
+    ``workers`` single-threaded worker processes, or the cluster at
+    ``scheduler_address``. Each evaluation is
     ``dask_client.submit(problem.evaluate, params, seed, pure=False)``; as each one
     finishes its Ax trial is completed, or marked FAILED if the evaluation raised,
     returned a non-finite objective, or its worker died (for the local cluster
@@ -111,6 +114,10 @@ def run_study(
             :func:`ax_ext.generation.default_num_sobol_trials`.
         optimizer_kwargs: Options of BoTorch's acquisition optimizer (new studies
             only), as for :func:`~ax_ext.generation.sobol_then_bo`.
+        strategy: The generation strategy of a new study (a resumed study keeps its
+            own): ``"ax_ext"`` (default, ``sobol_then_bo``), ``"ax-default"`` (Ax's
+            ``Client`` default) or ``"sobol"`` (quasi-random only); see
+            :mod:`ax_ext.runner.strategies`.
 
     Returns:
         A :class:`StudyResult`.
@@ -124,7 +131,10 @@ def run_study(
     problem = get_problem(problem)
     _check_positive_int("workers", workers, "trials to evaluate at once (--workers)")
     _check_positive_int("trials", trials, "finished trials the study should have (--trials)")
-    client = _create_or_resume(problem, storage_path, seed, num_sobol_trials, optimizer_kwargs)
+    check_strategy(strategy)
+    client = _create_or_resume(
+        problem, storage_path, seed, num_sobol_trials, optimizer_kwargs, strategy=strategy
+    )
     counts = _counts(client)
     done = counts["completed"] + counts["failed"]
     if trials < done:
@@ -213,6 +223,7 @@ def _create_or_resume(
     seed: int,
     num_sobol_trials: int | None,
     optimizer_kwargs: dict[str, Any] | None,
+    strategy: str = "ax_ext",
 ) -> Client:
     _check_storage_path(storage)
     config = _storage_config(storage)
@@ -243,15 +254,8 @@ def _create_or_resume(
     client = Client(storage_config=config, random_seed=seed)
     client.configure_experiment(parameters=list(problem.parameters), name=name)
     client.configure_optimization(objective=problem.objective_expression)
-    client.set_generation_strategy(
-        sobol_then_bo(
-            client,
-            num_sobol_trials=num_sobol_trials,
-            seed=seed,
-            optimizer_kwargs=optimizer_kwargs,
-        )
-    )
-    logger.info("Created a study of %r in %s.", problem.name, storage)
+    set_strategy(client, strategy, seed, num_sobol_trials, optimizer_kwargs)
+    logger.info("Created a study of %r in %s with strategy %r.", problem.name, storage, strategy)
     return client
 
 

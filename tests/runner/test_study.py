@@ -96,6 +96,8 @@ def test_bad_inputs_raise_clear_errors_before_starting_dask(tmp_path):
         run_study("synthetic", trials=5, workers=1, storage_path=tmp_path / "no" / "s.db")
     with pytest.raises(UserInputError, match="SQLAlchemy URL"):
         run_study("synthetic", trials=5, workers=1, storage_path="nosuchdialect://x/y")
+    with pytest.raises(UserInputError, match=r"strategy from \['ax_ext', 'ax-default', 'sobol'\]"):
+        run_study("synthetic", trials=5, workers=1, storage_path=storage, strategy="tpe")
 
     client = _study_with_two_completed_trials(storage)
     assert client._experiment.name == experiment_name_for(get_problem("synthetic"))
@@ -118,3 +120,17 @@ def test_resume_marks_running_trials_interrupted_and_keeps_the_rest(tmp_path):
     )
     trial = result.client._experiment.trials[running]
     assert trial.status == TrialStatus.FAILED and trial.status_reason == "interrupted"
+
+
+@pytest.mark.parametrize(("strategy", "last_node"), [("ax-default", "MBM"), ("sobol", "Sobol")])
+def test_other_strategies_are_stored_and_kept_on_resume(tmp_path, strategy, last_node):
+    problem = get_problem("synthetic")
+    path = tmp_path / "study.db"
+    client = _create_or_resume(
+        problem, path, seed=0, num_sobol_trials=5, optimizer_kwargs=None, strategy=strategy
+    )
+    names = [node.name for node in client._generation_strategy._nodes]
+    assert names[-1] == last_node
+    # a resumed study keeps the stored strategy, whatever is asked for now
+    resumed = _create_or_resume(problem, path, seed=0, num_sobol_trials=5, optimizer_kwargs=None)
+    assert [node.name for node in resumed._generation_strategy._nodes] == names
