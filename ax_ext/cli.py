@@ -54,34 +54,49 @@ FAST_ACQF = {
 }
 
 
-def _tune(args: argparse.Namespace) -> int:
+def _run_quietly(command: str, verbose: bool, work):
+    """Run ``work()`` (which imports what it needs) with Ax's chatter off.
+
+    Returns:
+        ``(result, 0)``, or ``(None, 2)`` after printing a ``UserInputError``.
+    """
     import warnings
 
-    _quiet_logs(args.verbose)
+    _quiet_logs(verbose)  # before anything imports Ax
     from ax.exceptions.core import UserInputError
 
-    from ax_ext.runner import run_study
-
-    storage = args.storage or f"ax_ext_{args.problem}.db"
     try:
         with warnings.catch_warnings():
             # Ax's SQL decoder warns about every string choice parameter it loads
             warnings.filterwarnings("ignore", message=".*sort_values.*is not specified")
-            result = run_study(
-                args.problem,
-                trials=args.trials,
-                workers=args.workers,
-                storage_path=storage,
-                seed=args.seed,
-                scheduler_address=args.scheduler,
-                progress=not args.no_progress,
-                num_sobol_trials=args.sobol,
-                optimizer_kwargs=FAST_ACQF if args.fast_acqf else None,
-                strategy=args.strategy,
-            )
+            return work(), 0
     except UserInputError as e:
-        print(f"ax-ext tune: error: {e}", file=sys.stderr)
-        return 2
+        print(f"ax-ext {command}: error: {e}", file=sys.stderr)
+        return None, 2
+
+
+def _tune(args: argparse.Namespace) -> int:
+    storage = args.storage or f"ax_ext_{args.problem}.db"
+
+    def work():
+        from ax_ext.runner import run_study
+
+        return run_study(
+            args.problem,
+            trials=args.trials,
+            workers=args.workers,
+            storage_path=storage,
+            seed=args.seed,
+            scheduler_address=args.scheduler,
+            progress=not args.no_progress,
+            num_sobol_trials=args.sobol,
+            optimizer_kwargs=FAST_ACQF if args.fast_acqf else None,
+            strategy=args.strategy,
+        )
+
+    result, code = _run_quietly("tune", args.verbose, work)
+    if code:
+        return code
     problem = result.problem
     print(
         f"Study of {problem.name!r} in {storage}: {result.completed} completed, "
@@ -134,56 +149,47 @@ def _quiet_logs(verbose: bool) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
-    import warnings
-
-    _quiet_logs(args.verbose)
-    from ax.exceptions.core import UserInputError
-
-    from ax_ext.runner.report import write_report
-
     start = time.perf_counter()
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*sort_values.*is not specified")
-            out = write_report(
-                args.storage,
-                args.out,
-                fit_kwargs=FAST_FIT if args.fast_fit else None,
-                experiment_name=args.experiment,
-                isolation_parameter=args.isolate,
-            )
-    except UserInputError as e:
-        print(f"ax-ext report: error: {e}", file=sys.stderr)
-        return 2
+
+    def work():
+        from ax_ext.runner.report import write_report
+
+        return write_report(
+            args.storage,
+            args.out,
+            fit_kwargs=FAST_FIT if args.fast_fit else None,
+            experiment_name=args.experiment,
+            isolation_parameter=args.isolate,
+        )
+
+    out, code = _run_quietly("report", args.verbose, work)
+    if code:
+        return code
     print(f"Wrote the report of {args.storage} to {out} in {time.perf_counter() - start:.1f} s.")
     return 0
 
 
 def _compare(args: argparse.Namespace) -> int:
-    import warnings
-
-    _quiet_logs(args.verbose)
-    from ax.exceptions.core import UserInputError
-
-    from ax_ext.runner.compare import compare_strategies, write_comparison
-
     start = time.perf_counter()
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*sort_values.*is not specified")
-            df = compare_strategies(
-                args.problem,
-                strategies=args.strategies,
-                seeds=args.seeds,
-                trials=args.trials,
-                num_sobol_trials=args.sobol,
-                optimizer_kwargs=FAST_ACQF if args.fast_acqf else None,
-                progress=not args.no_progress,
-            )
-        out = write_comparison(df, args.out)
-    except UserInputError as e:
-        print(f"ax-ext compare: error: {e}", file=sys.stderr)
-        return 2
+
+    def work():
+        from ax_ext.runner.compare import compare_strategies, write_comparison
+
+        df = compare_strategies(
+            args.problem,
+            strategies=args.strategies,
+            seeds=args.seeds,
+            trials=args.trials,
+            num_sobol_trials=args.sobol,
+            optimizer_kwargs=FAST_ACQF if args.fast_acqf else None,
+            progress=not args.no_progress,
+        )
+        return df, write_comparison(df, args.out)
+
+    result, code = _run_quietly("compare", args.verbose, work)
+    if code:
+        return code
+    df, out = result
     if args.csv:
         df.to_csv(args.csv, index=False)
     final = df.sort_values("trial").groupby(["strategy", "seed"], sort=False).last()
