@@ -273,7 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="write a self-contained HTML report of a stored study",
         description="Write one HTML page (plotly.js included once) about the study in "
         "STORAGE: the best trial, the model expression, the cross-validation and playbook "
-        "charts, how the strategy switched from Sobol to BO, and the trial table.",
+        "charts, the trials' training curves (for problems that return them), how the "
+        "strategy switched from Sobol to BO, and the trial table.",
     )
     report.add_argument("storage", help="the study's SQLite file (.db) or SQLAlchemy URL")
     report.add_argument("--out", default="report.html", help="HTML file (default report.html)")

@@ -1,4 +1,4 @@
-"""Plotly charts for cross-validation results, fits and Ax experiments.
+"""Plotly charts for cross-validation results, fits, Ax experiments and training curves.
 
 Every function returns a ``plotly.graph_objects.Figure`` (shown in Jupyter,
 exportable with ``fig.write_html``). Importing this package imports plotly and
@@ -14,6 +14,7 @@ from ax_ext.plotting.size import (
     hyperparameters_vs_size,
     metric_vs_size,
 )
+from ax_ext.plotting.training_curves import training_curves
 from ax_ext.plotting.trajectories import fitting_trajectories
 
 __all__ = [
@@ -27,4 +28,5 @@ __all__ = [
     "isolation_plot",
     "metric_vs_size",
     "predicted_vs_observed",
+    "training_curves",
 ]

@@ -11,14 +11,17 @@ from __future__ import annotations
 from typing import Any
 
 from ax_ext.runner.problems import (
+    CURVES_KEY,
     Problem,
     TrialFailedError,
     get_problem,
     problem_names,
     register_problem,
+    split_result,
 )
 
 __all__ = [
+    "CURVES_KEY",
     "Problem",
     "StudyResult",
     "TrialFailedError",
@@ -28,12 +31,14 @@ __all__ = [
     "problem_names",
     "register_problem",
     "run_study",
+    "split_result",
+    "trial_curves",
     "write_report",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("run_study", "StudyResult"):
+    if name in ("run_study", "StudyResult", "trial_curves"):
         from ax_ext.runner import study
 
         return getattr(study, name)

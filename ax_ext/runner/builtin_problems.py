@@ -13,7 +13,7 @@ import time
 from functools import lru_cache
 from typing import Any
 
-from ax_ext.runner.problems import Problem, TrialFailedError
+from ax_ext.runner.problems import CURVES_KEY, Problem, TrialFailedError
 
 __all__ = [
     "SYNTHETIC_OPTIMUM",
@@ -216,14 +216,16 @@ def _digits_split():
 
 def digits_cnn_evaluate(
     params: dict[str, Any], seed: int = 0, num_threads: int | None = 1
-) -> dict[str, float]:
-    """Train a small CNN on the 8x8 digits and return its validation loss.
+) -> dict[str, Any]:
+    """Train a small CNN on the 8x8 digits and return its validation loss and curves.
 
     Two 3x3 convolutions (``channels1``, ``channels2`` wide), 2x2 max pooling,
     dropout and a linear layer; trained for ``epochs`` with the chosen optimizer
     and a one-cycle learning-rate schedule peaking at ``lr`` after a
     ``pct_start`` fraction of the steps; 75 % / 25 % stratified train/validation
-    split (fixed). Runs on the CPU.
+    split (fixed). Runs on the CPU. After every epoch the whole validation set is
+    evaluated once (one batched forward pass without gradients, a few
+    milliseconds), giving the training curves.
 
     Args:
         params: ``lr``, ``weight_decay``, ``batch_size``, ``epochs``, ``channels1``,
@@ -236,7 +238,11 @@ def digits_cnn_evaluate(
 
     Returns:
         ``val_loss`` (the objective), ``val_accuracy``, ``train_loss`` (last
-        epoch's mean) and ``train_seconds``.
+        epoch's mean), ``train_seconds`` (training and validation), and under
+        ``"curves"`` (see :func:`~ax_ext.runner.problems.split_result`) one value
+        per epoch of ``train_loss`` (the epoch's mean over its batches),
+        ``val_loss`` and ``val_accuracy`` (after the epoch); the last values of
+        the curves are the scalars.
 
     Raises:
         TrialFailedError: If the training or validation loss becomes NaN or infinite.
@@ -285,8 +291,10 @@ def digits_cnn_evaluate(
             pct_start=params["pct_start"],
         )
         loss_fn = nn.CrossEntropyLoss()
+        Xv, yv = torch.from_numpy(X_val), torch.from_numpy(y_val)
+        curves: dict[str, list[float]] = {"train_loss": [], "val_loss": [], "val_accuracy": []}
         start = time.perf_counter()
-        train_loss = math.nan
+        train_loss = val_loss = val_acc = math.nan
         for epoch in range(epochs):
             model.train()
             order = torch.randperm(len(Xt), generator=generator)
@@ -304,12 +312,14 @@ def digits_cnn_evaluate(
                 schedule.step()
                 total += loss.item() * len(idx)
             train_loss = total / len(Xt)
-        model.eval()
-        with torch.no_grad():
-            logits = model(torch.from_numpy(X_val))
-            yv = torch.from_numpy(y_val)
-            val_loss = loss_fn(logits, yv).item()
-            val_acc = (logits.argmax(-1) == yv).float().mean().item()
+            model.eval()  # dropout off; eval consumes no random numbers
+            with torch.no_grad():
+                logits = model(Xv)
+                val_loss = loss_fn(logits, yv).item()
+                val_acc = (logits.argmax(-1) == yv).float().mean().item()
+            curves["train_loss"].append(train_loss)
+            curves["val_loss"].append(val_loss)
+            curves["val_accuracy"].append(val_acc)
         if not math.isfinite(val_loss):
             raise TrialFailedError(f"non-finite validation loss {val_loss}")
         return {
@@ -317,6 +327,7 @@ def digits_cnn_evaluate(
             "val_accuracy": val_acc,
             "train_loss": train_loss,
             "train_seconds": time.perf_counter() - start,
+            CURVES_KEY: curves,
         }
     finally:
         torch.set_num_threads(previous_threads)

@@ -18,24 +18,40 @@ Built-in problems, created on first use by :func:`get_problem`:
 
 Register your own with :func:`register_problem`, or name it on the command line
 as ``package.module:attribute`` (a :class:`Problem` or a function returning one).
+
+Training curves: besides its scalar metrics, an evaluation may return per-epoch
+(or per-step) curves under the reserved key :data:`CURVES_KEY` (``"curves"``), a
+dict mapping curve names to lists of numbers, one per epoch or step::
+
+    {"val_loss": 0.31, "val_accuracy": 0.93,
+     "curves": {"val_loss": [0.9, 0.5, 0.31], "val_accuracy": [0.7, 0.88, 0.93]}}
+
+:func:`split_result` separates and checks them; the study stores them in the
+trial's run metadata (see :mod:`ax_ext.runner.study`) and the report draws them.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+import numbers
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "CURVES_KEY",
     "Problem",
     "TrialFailedError",
     "get_problem",
     "problem_names",
     "register_problem",
+    "split_result",
 ]
 
 logger = logging.getLogger(__name__)
+
+#: The reserved key of an evaluation's result that holds its training curves.
+CURVES_KEY = "curves"
 
 
 class TrialFailedError(RuntimeError):
@@ -56,11 +72,12 @@ class Problem:
             ``ChoiceParameterConfig`` from ``ax.api.configs``).
         objective: The metric to optimize; ``evaluate`` must return it.
         minimize: Whether smaller values of ``objective`` are better.
-        evaluate: ``evaluate(params, seed) -> dict[str, float]``: runs one trial and
-            returns its metrics (the objective and any others, tracked by Ax). It
-            raises :class:`TrialFailedError` (or any exception) for a failed trial.
-            It runs in Dask worker processes, so it must be picklable: a
-            module-level function of an importable module.
+        evaluate: ``evaluate(params, seed) -> dict[str, Any]``: runs one trial and
+            returns its metrics (the objective and any others, tracked by Ax), and
+            optionally its training curves under :data:`CURVES_KEY` (see
+            :func:`split_result`). It raises :class:`TrialFailedError` (or any
+            exception) for a failed trial. It runs in Dask worker processes, so it
+            must be picklable: a module-level function of an importable module.
         description: One line for ``--help`` and reports.
         optimum: The best objective value, where known (for tests and comparisons).
     """
@@ -69,10 +86,18 @@ class Problem:
     parameters: Sequence[Any]
     objective: str
     minimize: bool
-    evaluate: Callable[[dict[str, Any], int], dict[str, float]]
+    evaluate: Callable[[dict[str, Any], int], dict[str, Any]]
     description: str = ""
     optimum: float | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.objective == CURVES_KEY:
+            raise _user_input_error(
+                f"Expected an objective name other than {CURVES_KEY!r}, which is reserved "
+                f"for training curves, got {self.objective!r} for problem {self.name!r}. "
+                "Rename the metric."
+            )
 
     @property
     def objective_expression(self) -> str:
@@ -86,6 +111,77 @@ class Problem:
 
 
 _REGISTRY: dict[str, Problem | Callable[[], Problem]] = {}
+
+_CURVES_EXAMPLE = "{'val_loss': 0.3, 'curves': {'val_loss': [0.9, 0.5, 0.3]}}"
+
+
+def split_result(result: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, list[float]]]:
+    """Split an evaluation's result into its scalar metrics and its training curves.
+
+    The curves are the value of the reserved key :data:`CURVES_KEY` (``"curves"``):
+    a dict mapping curve names (non-empty strings, e.g. ``"train_loss"``,
+    ``"val_loss"``) to sequences of real numbers (lists, tuples, 1-D NumPy arrays
+    or tensors), one per epoch or step, in order. Curves may differ in length;
+    non-finite values (a diverging run) are kept as ``nan``/``inf``. The scalar
+    metrics are returned untouched.
+
+    Args:
+        result: What a problem's ``evaluate`` returned.
+
+    Returns:
+        ``(metrics, curves)``: the result without ``"curves"``, and the curves as
+        ``{name: [float, ...]}`` (``{}`` when the result has none).
+
+    Raises:
+        UserInputError: If ``"curves"`` is not a dict of non-empty string names to
+            1-D sequences of real numbers; the message names the offending curve.
+
+    Example:
+        >>> metrics, curves = split_result({"loss": 0.3, "curves": {"loss": (0.9, 0.5, 0.3)}})
+        >>> metrics, curves
+        ({'loss': 0.3}, {'loss': [0.9, 0.5, 0.3]})
+        >>> split_result({"loss": 0.3})
+        ({'loss': 0.3}, {})
+    """
+    metrics = {k: v for k, v in result.items() if k != CURVES_KEY}
+    if CURVES_KEY not in result:
+        return metrics, {}
+    raw = result[CURVES_KEY]
+    if not isinstance(raw, Mapping):
+        raise _user_input_error(
+            f"Expected result[{CURVES_KEY!r}] to be a dict mapping curve names to lists of "
+            f"numbers (one per epoch or step), got {type(raw).__name__} {_short(raw)}. "
+            f"Return e.g. {_CURVES_EXAMPLE}, or leave {CURVES_KEY!r} out."
+        )
+    curves: dict[str, list[float]] = {}
+    for name, values in raw.items():
+        if not isinstance(name, str) or not name:
+            raise _user_input_error(
+                f"Expected the curve names in result[{CURVES_KEY!r}] to be non-empty "
+                f"strings, got {name!r}. Return e.g. {_CURVES_EXAMPLE}."
+            )
+        curves[name] = _curve_values(name, values)
+    return metrics, curves
+
+
+def _curve_values(name: str, values: Any) -> list[float]:
+    if hasattr(values, "tolist") and not isinstance(values, list | tuple):
+        values = values.tolist()  # NumPy arrays, PyTorch tensors
+    ok = isinstance(values, list | tuple) and all(
+        isinstance(v, numbers.Real) and not isinstance(v, bool) for v in values
+    )
+    if not ok:
+        raise _user_input_error(
+            f"Expected result[{CURVES_KEY!r}][{name!r}] to be a list of real numbers (one "
+            f"per epoch or step; nan and inf are allowed), got {type(values).__name__} "
+            f"{_short(values)}. Return e.g. {_CURVES_EXAMPLE}."
+        )
+    return [float(v) for v in values]
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _user_input_error(message: str) -> Exception:

@@ -4,10 +4,11 @@
 self-contained HTML page: the best trial, the model expression of a
 ``ScalarChoiceGP`` fitted to the completed trials, the cross-validation charts
 (predicted vs observed, fitting trajectories), the playbook charts (axis plots,
-an isolation plot), how the generation strategy went from Sobol to BO, and the
-trial table. plotly.js is embedded once, in the page's ``<head>``; every chart
-refers to it. Every string that comes from the study (parameter names and
-values, failure reasons, node names) is HTML-escaped.
+an isolation plot), the training curves the trials stored, how the generation
+strategy went from Sobol to BO, and the trial table. plotly.js is embedded once,
+in the page's ``<head>``; every chart refers to it. Every string that comes from
+the study (parameter names and values, failure reasons, node names) is
+HTML-escaped.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ REPORT_SECTIONS = (
     "model",
     "cross-validation",
     "playbook",
+    "training-curves",
     "strategy",
     "trials",
 )
@@ -135,7 +137,11 @@ def write_report(
     (:func:`~ax_ext.plotting.predicted_vs_observed`,
     :func:`~ax_ext.plotting.fitting_trajectories`); the playbook charts
     (:func:`~ax_ext.plotting.axis_plots` and an
-    :func:`~ax_ext.plotting.isolation_plot`); the strategy section (Sobol trials,
+    :func:`~ax_ext.plotting.isolation_plot`); the training curves of the
+    completed trials (:func:`~ax_ext.plotting.training_curves`, from the curves
+    stored in each trial's run metadata, see
+    :func:`~ax_ext.runner.study.trial_curves`; a note for problems that return
+    none); the strategy section (Sobol trials,
     when and why BO started, from the generation node stored on each trial); and
     the trial table (index, status, node, parameters, value, failure reason).
     Sections that need data say so when the study has too few completed trials
@@ -215,6 +221,9 @@ def _build_page(
         _section("best-trial", "Best trial", _best_trial_html(completed, metric, minimize)),
         *_model_and_cv_sections(client, completed, fit_kwargs),
         _section("playbook", "Playbook charts", _playbook_html(client, completed, parameter)),
+        _section(
+            "training-curves", "Training curves", _curves_html(client, completed, metric, minimize)
+        ),
         _section("strategy", "Strategy: Sobol, then BO", _strategy_html(client, trials)),
         _section("trials", "Trials", _trial_table_html(trials, metric)),
     ]
@@ -460,6 +469,46 @@ def _playbook_html(client: Any, completed: Sequence[_TrialInfo], parameter: str)
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     parts.append(_figure_html(isolation_plot(client, parameter), "chart-isolation-plot"))
+    return "\n".join(parts)
+
+
+# ---------------------------------------------------------------------- training curves
+
+
+def _curves_html(client: Any, completed: Sequence[_TrialInfo], metric: str, minimize: bool) -> str:
+    from ax_ext.plotting import training_curves
+    from ax_ext.runner.study import trial_curves
+
+    by_index = {t.index: t for t in completed}
+    stored = trial_curves(client)
+    curves = {i: c for i, c in stored.items() if i in by_index}
+    if not curves:
+        return _note(
+            "No training curves: no completed trial stored any (the problem's evaluation "
+            'returns none under "curves").'
+        )
+    names = list(dict.fromkeys(n for c in curves.values() for n in c))
+    if metric in names:  # the objective's curve on top
+        names.remove(metric)
+        names.insert(0, metric)
+    pick = min if minimize else max
+    best = pick((by_index[i] for i in curves), key=lambda t: t.value).index
+    fig = training_curves(
+        curves,
+        parameters={i: by_index[i].parameters for i in curves},
+        best_index=best,
+        names=names,
+        title=f"Training curves of {len(curves)} completed trials",
+    )
+    missing = len(completed) - len(curves)
+    parts = [
+        _note(
+            f"One line per completed trial, one point per epoch (or step); trial {best}, the "
+            "best of these, is highlighted. Hover for a trial's parameters."
+            + (f" {missing} completed trials stored no curves." if missing else "")
+        ),
+        _figure_html(fig, "chart-training-curves"),
+    ]
     return "\n".join(parts)
 
 

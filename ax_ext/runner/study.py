@@ -6,6 +6,12 @@ whose process dies can be continued by running :func:`run_study` again with the
 same storage: completed and failed trials are kept, trials that were running are
 marked FAILED with the reason ``"interrupted"`` (they do not count towards the
 number of trials), and the study continues until ``trials`` trials have finished.
+
+Training curves that an evaluation returns under ``"curves"`` (see
+:func:`ax_ext.runner.problems.split_result`) are stored in the completed trial's
+run metadata, ``trial.run_metadata["curves"]``, which Ax's SQL store saves with
+the trial (a JSON column); :func:`trial_curves` reads them back. They are not Ax
+data: the models are fitted to the scalar metrics only.
 """
 
 from __future__ import annotations
@@ -23,10 +29,10 @@ from ax.core.base_trial import TrialStatus
 from ax.exceptions.core import UserInputError
 
 from ax_ext.generation import sqlite_storage_config
-from ax_ext.runner.problems import Problem, get_problem
+from ax_ext.runner.problems import CURVES_KEY, Problem, get_problem, split_result
 from ax_ext.runner.strategies import check_strategy, set_strategy
 
-__all__ = ["INTERRUPTED", "StudyResult", "experiment_name_for", "run_study"]
+__all__ = ["INTERRUPTED", "StudyResult", "experiment_name_for", "run_study", "trial_curves"]
 
 logger = logging.getLogger(__name__)
 
@@ -281,6 +287,27 @@ def _objective_values(client: Client, problem: Problem) -> dict[int, float]:
     return {int(i): float(v) for i, v in zip(df["trial_index"], df["mean"]) if math.isfinite(v)}
 
 
+def trial_curves(client_or_experiment: Any) -> dict[int, dict[str, list[float]]]:
+    """The training curves stored with a study's trials.
+
+    Args:
+        client_or_experiment: An Ax ``Client`` (e.g. ``StudyResult.client`` or
+            :func:`~ax_ext.runner.report.load_study_client`'s) or its experiment.
+
+    Returns:
+        ``{trial_index: {curve_name: [value per epoch or step]}}`` for every trial
+        whose run metadata holds curves (completed trials of problems that return
+        them), in trial order.
+    """
+    experiment = getattr(client_or_experiment, "_experiment", client_or_experiment)
+    out: dict[int, dict[str, list[float]]] = {}
+    for index in sorted(experiment.trials):
+        stored = (experiment.trials[index].run_metadata or {}).get(CURVES_KEY)
+        if isinstance(stored, dict) and stored:
+            out[index] = {str(k): [float(v) for v in vals] for k, vals in stored.items()}
+    return out
+
+
 def _best(client: Client, problem: Problem) -> tuple[int | None, dict[str, Any], float]:
     values = _objective_values(client, problem)
     if not values:
@@ -336,6 +363,40 @@ def _failure_reason(future) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def _record_result(client: Client, problem: Problem, index: int, result: Any) -> float | None:
+    """Complete trial ``index`` with an evaluation's result, or mark it failed.
+
+    Curves (``result["curves"]``) go into the trial's run metadata before
+    ``Client.complete_trial``, which saves the trial with them; the scalar
+    metrics are the trial's Ax data.
+
+    Returns:
+        The objective value, or ``None`` if the trial was marked FAILED (no
+        finite objective in the result).
+
+    Raises:
+        UserInputError: If the result's curves are malformed (a bug in the
+            problem's evaluation); the trial is left RUNNING, so resuming the
+            study marks it interrupted.
+    """
+    metrics, curves = split_result(result) if isinstance(result, dict) else (None, {})
+    value = metrics.get(problem.objective) if metrics is not None else None
+    if value is None or not math.isfinite(float(value)):
+        reason = (
+            f"no finite {problem.objective!r} in the result"
+            if metrics is None
+            else f"{problem.objective!r} is {value!r}"
+        )
+        client.mark_trial_failed(index, failed_reason=reason[:_MAX_REASON])
+        logger.warning("Trial %d failed: %s.", index, reason)
+        return None
+    raw = {k: float(v) for k, v in metrics.items()}
+    if curves:
+        client._experiment.trials[index].update_run_metadata({CURVES_KEY: curves})
+    client.complete_trial(index, raw_data=raw)
+    return float(value)
+
+
 def _run_trials(
     client: Client,
     problem: Problem,
@@ -387,21 +448,11 @@ def _run_trials(
             future = next(pending)
             index = running.pop(future)
             if future.status == "finished":
-                result = future.result()
-                value = result.get(problem.objective) if isinstance(result, dict) else None
-                if value is None or not math.isfinite(float(value)):
-                    reason = (
-                        f"no finite {problem.objective!r} in the result"
-                        if not isinstance(result, dict)
-                        else f"{problem.objective!r} is {value!r}"
-                    )
-                    client.mark_trial_failed(index, failed_reason=reason[:_MAX_REASON])
+                value = _record_result(client, problem, index, future.result())
+                if value is None:
                     failed += 1
-                    logger.warning("Trial %d failed: %s.", index, reason)
                 else:
-                    raw = {k: float(v) for k, v in result.items()}
-                    client.complete_trial(index, raw_data=raw)
-                    best = float(value) if math.isnan(best) else pick(best, float(value))
+                    best = value if math.isnan(best) else pick(best, value)
             else:
                 reason = _failure_reason(future)
                 client.mark_trial_failed(index, failed_reason=reason[:_MAX_REASON])

@@ -9,19 +9,25 @@ from plotly.offline import get_plotlyjs
 from ax_ext.cli import FAST_ACQF, FAST_FIT, main
 from ax_ext.runner import get_problem
 from ax_ext.runner.report import REPORT_SECTIONS, write_report
-from ax_ext.runner.study import _create_or_resume
+from ax_ext.runner.study import _create_or_resume, _record_result
+from tests.runner._curves_problem import synthetic_with_curves
 
 CHART_IDS = (
     "chart-predicted-vs-observed",
     "chart-fitting-trajectories",
     "chart-axis-plots",
     "chart-isolation-plot",
+    "chart-training-curves",
 )
 HOSTILE_REASON = "<script>alert('x')</script> & more"
 
 
-def _make_study(path, trials, num_sobol_trials, fail_index=None):
-    """A synthetic study run in this process (no Dask): Sobol trials, then BO."""
+def _make_study(path, trials, num_sobol_trials, fail_index=None, curves=True):
+    """A synthetic study run in this process (no Dask): Sobol trials, then BO.
+
+    With ``curves``, every evaluation also returns fake training curves, recorded
+    as ``ax-ext tune`` records them.
+    """
     problem = get_problem("synthetic")
     client = _create_or_resume(
         problem, path, seed=0, num_sobol_trials=num_sobol_trials, optimizer_kwargs=FAST_ACQF
@@ -31,7 +37,8 @@ def _make_study(path, trials, num_sobol_trials, fail_index=None):
         if index == fail_index:
             client.mark_trial_failed(index, failed_reason=HOSTILE_REASON)
         else:
-            client.complete_trial(index, raw_data=problem.evaluate(params, 0))
+            evaluate = synthetic_with_curves if curves else problem.evaluate
+            _record_result(client, problem, index, evaluate(params, 0))
     return client
 
 
@@ -86,15 +93,24 @@ def test_report_contents_match_the_study(study):
     assert HOSTILE_REASON not in page
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; more" in table
     assert all(f"<td>{i}</td>" in table for i in experiment.trials)
+    # training curves: one line per completed trial in each of the 3 subplots, best on top
+    curves = page.split('<section id="training-curves">')[1].split("</section>")[0]
+    assert f"trial {best}, the best of these, is highlighted" in curves
+    assert curves.count('"legendgroup":"trials"') == 3 * 5
+    assert curves.count('"legendgroup":"best"') == 3
+    assert f'"name":"trial {best} (best)"' in curves
+    assert "epoch" in curves and "val_accuracy" in curves
 
 
 def test_report_of_a_study_with_too_few_trials_says_so(tmp_path):
     storage = tmp_path / "small.db"
-    _make_study(storage, trials=1, num_sobol_trials=4)
+    _make_study(storage, trials=1, num_sobol_trials=4, curves=False)
     page = write_report(storage, tmp_path / "small.html").read_text(encoding="utf-8")
     for section in REPORT_SECTIONS:
         assert f'<section id="{section}">' in page
     assert "Needs at least 2 completed trials" in page
+    assert "No training curves: no completed trial stored any" in page
+    assert 'id="chart-training-curves"' not in page
     assert 'id="chart-axis-plots"' in page and 'id="chart-predicted-vs-observed"' not in page
     assert "has not switched to BO yet" in page
     assert page.count(get_plotlyjs()[:300]) == 1
