@@ -27,6 +27,9 @@ from ax_ext.fit._linesearch import MoreThuente
 #: non-finite losses are allowed and treated as "worse than anything".
 MemberObjective = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
 
+#: the engines :func:`minimize_members` can use
+ENGINES = ("auto", "torch", "scipy")
+
 # status codes, kept as small ints in a tensor
 RUNNING, CONVERGED_F, CONVERGED_G, ABNORMAL, MAXITER, MAXFUN, TIMEOUT, FAILED = range(8)
 
@@ -200,6 +203,7 @@ def minimize_members(
     upper: Tensor,
     options: LbfgsOptions,
     callback: Callable[[Tensor, Tensor, Tensor], None] | None = None,
+    engine: str = "auto",
 ) -> LbfgsResult:
     r"""Minimize ``B`` independent bound-constrained problems with L-BFGS-B.
 
@@ -211,6 +215,10 @@ def minimize_members(
         upper: ``B x P`` (or broadcastable) upper bounds; ``inf`` for none.
         options: Tolerances, budgets and timeout (SciPy's names and defaults).
         callback: Called after every iteration with ``(x, f, running)``.
+        engine: ``"torch"`` (this vectorized port), ``"scipy"`` (SciPy's L-BFGS-B,
+            one member on the CPU only) or ``"auto"``: SciPy for a single member on
+            the CPU, where its compiled iteration is cheaper, else torch. A SciPy
+            run that meets a non-finite loss is redone here.
 
     Returns:
         An :class:`LbfgsResult`. Members whose starting point has a non-finite loss
@@ -218,13 +226,28 @@ def minimize_members(
     """
     start = time.monotonic()
     B, P = x0.shape
+    if engine not in ENGINES:
+        raise ValueError(f"Expected engine in {ENGINES}, got {engine!r}.")
+    single_cpu = B == 1 and x0.device.type == "cpu"
+    if engine == "scipy" and not single_cpu:
+        raise ValueError(
+            f"engine='scipy' takes one member on the CPU; got {B} member(s) on "
+            f"{x0.device}. Use engine='torch' or 'auto'."
+        )
+    spent = 0
+    if engine == "scipy" or (engine == "auto" and single_cpu):
+        from ax_ext.fit._scipy_single import minimize_single
+
+        result, spent = minimize_single(objective, x0, lower, upper, options, callback)
+        if result is not None:
+            return result
     dev, dt = x0.device, x0.dtype
     lower = lower.expand(B, P).to(x0)
     upper = upper.expand(B, P).to(x0)
     x = torch.minimum(torch.maximum(x0.detach().clone(), lower), upper)
     f, g = objective(x, torch.arange(B, device=dev))
     f, g = f.detach().clone(), g.detach().clone()
-    n_eval = torch.ones(B, dtype=torch.long, device=dev)
+    n_eval = torch.full((B,), 1 + spent, dtype=torch.long, device=dev)
     n_iter = torch.zeros(B, dtype=torch.long, device=dev)
     status = torch.full((B,), RUNNING, dtype=torch.long, device=dev)
     finite = torch.isfinite(f) & torch.isfinite(g).all(-1)

@@ -111,6 +111,7 @@ class _SubsetLoss:
             self.fixed_noise = noise.expand(*layout.member_shape, n).reshape(B, n)
         self.mll = mll
         self.member_shape = layout.member_shape
+        self.priors = list(model.named_priors())
 
     def __call__(self, params: Mapping[str, Tensor], members: Tensor) -> Tensor:
         model = self.mll.model
@@ -125,7 +126,7 @@ class _SubsetLoss:
             else:
                 noise = self.fixed_noise[members]
             nll = gaussian_nll(K + torch.diag_embed(noise), self.Y[members] - mean)
-            return (nll - prior_log_prob(model, k)) / n
+            return (nll - prior_log_prob(model, k, self.priors)) / n
 
 
 class _FullBatchLoss:

@@ -12,11 +12,12 @@ exception for the whole batch. Jitter is retried as GPyTorch's
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import torch
 from gpytorch import settings
+from gpytorch.priors import GammaPrior, LogNormalPrior, NormalPrior, Prior
 from torch import Tensor
 from torch.nn import Module
 
@@ -86,7 +87,38 @@ def gaussian_nll(K: Tensor, residual: Tensor) -> Tensor:
     return _GaussianNLL.apply(K, residual)
 
 
-def prior_log_prob(module: Module, num_members: int) -> Tensor:
+_HALF_LOG_2PI = math.log(math.sqrt(2 * math.pi))
+
+
+def _normal_log_density(x: Tensor, loc: Tensor, scale: Tensor) -> Tensor:
+    # torch.distributions.Normal.log_prob's formula, operation for operation
+    return -((x - loc) ** 2) / (2 * scale**2) - scale.log() - _HALF_LOG_2PI
+
+
+def _log_density(prior: Prior, x: Tensor) -> Tensor:
+    """``prior.log_prob(x)``, in closed form for BoTorch's usual priors.
+
+    LogNormal, Gamma and Normal priors without a ``transform`` are evaluated with
+    torch.distributions' own formulas, without its argument validation and
+    transform chain, which dominate a small model's loss.
+    """
+    if getattr(prior, "_transform", None) is None:
+        kind = type(prior)
+        if kind is LogNormalPrior:
+            log_x = x.log()
+            return _normal_log_density(log_x, prior.base_dist.loc, prior.base_dist.scale) - log_x
+        if kind is GammaPrior:
+            a, b = prior.concentration, prior.rate
+            x = x.to(b.dtype)  # as torch's Gamma.log_prob does
+            return torch.xlogy(a, b) + torch.xlogy(a - 1, x) - b * x - torch.lgamma(a)
+        if kind is NormalPrior:
+            return _normal_log_density(x, prior.loc, prior.scale)
+    return prior.log_prob(x)
+
+
+def prior_log_prob(
+    module: Module, num_members: int, priors: Sequence[tuple] | None = None
+) -> Tensor:
     r"""The sum of the log densities of ``module``'s registered priors, per member.
 
     Reduces each prior term over its non-member dimensions the way GPyTorch's
@@ -97,13 +129,15 @@ def prior_log_prob(module: Module, num_members: int) -> Tensor:
     Args:
         module: Usually the model (its likelihood's priors are included).
         num_members: ``k``, the leading dimension of the member parameters.
+        priors: ``list(module.named_priors())``, computed once by a caller that
+            evaluates the loss many times; default: computed here.
 
     Returns:
         A ``k`` tensor.
     """
     total = None
-    for _, prior_module, prior, closure, _ in module.named_priors():
-        term = prior.log_prob(closure(prior_module))
+    for _, prior_module, prior, closure, _ in priors or module.named_priors():
+        term = _log_density(prior, closure(prior_module))
         term = term.reshape(num_members, -1).sum(-1) if term.dim() else term.expand(num_members)
         total = term if total is None else total + term
     if total is None:

@@ -41,18 +41,26 @@ def _member_mll(mll):
 
 class TestFitGpytorchMll(BotorchTestCase):
     def test_follows_scipy_lbfgsb_trajectory(self):
-        # one model: the loss after every step equals SciPy L-BFGS-B's (via BoTorch)
+        # one model: the loss after every step equals SciPy L-BFGS-B's (via BoTorch),
+        # with ax_ext's torch port and with the SciPy engine "auto" picks here
         X, Y = _data()
         ref = _mll(X, Y)
         ref.train()
         trace = []
         fit_gpytorch_mll_scipy(ref, callback=lambda p, r: trace.append(r.fval))
-        mll = fit_gpytorch_mll(_mll(X, Y))
-        ours = get_fit_result(mll).members[0].loss_trace[1:]
-        self.assertEqual(len(ours), len(trace))
-        self.assertAllClose(torch.tensor(ours), torch.tensor(trace), atol=1e-8, rtol=1e-8)
-        for a, b in zip(ref.model.parameters(), mll.model.parameters()):
-            self.assertAllClose(a, b, atol=1e-6, rtol=1e-5)
+        for engine in ("torch", "auto"):
+            with self.subTest(engine=engine):
+                mll = fit_gpytorch_mll(_mll(X, Y), optimizer_kwargs={"engine": engine})
+                ours = get_fit_result(mll).members[0].loss_trace[1:]
+                self.assertEqual(len(ours), len(trace))
+                self.assertAllClose(
+                    torch.tensor(ours, dtype=torch.double),
+                    torch.tensor(trace, dtype=torch.double),
+                    atol=1e-8,
+                    rtol=1e-8,
+                )
+                for a, b in zip(ref.model.parameters(), mll.model.parameters()):
+                    self.assertAllClose(a, b, atol=1e-6, rtol=1e-5)
 
     def test_batched_equals_independent_fits(self):
         for dtype in DTYPES:
@@ -64,7 +72,10 @@ class TestFitGpytorchMll(BotorchTestCase):
                 self.assertEqual(len(res.members), 4)
                 singles = []
                 for i in range(4):
-                    single = fit_gpytorch_mll(_mll(X[i], Y[i]), optimizer_kwargs=FAST)
+                    # the torch engine: the batched fit's port, run on one member
+                    single = fit_gpytorch_mll(
+                        _mll(X[i], Y[i]), optimizer_kwargs={**FAST, "engine": "torch"}
+                    )
                     singles.append(get_fit_result(single).members[0].loss)
                     if dtype == torch.float64:
                         # same trajectory, step for step
