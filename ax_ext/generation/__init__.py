@@ -1,14 +1,20 @@
 """Ax generation strategies: Sobol exploration, then BO with ``ScalarChoiceGP``.
 
 Importing this module imports Ax and adds ax_ext's own classes to Ax's registries
-(see :mod:`ax_ext.generation._registration`): ``ScalarChoiceGP`` and
-``ScalarChoiceKernel`` to the storage registry, ``LOOQualityGate`` to the JSON
-encoder/decoder registries, and a model input constructor for ``ScalarChoiceGP``.
+(see :mod:`ax_ext.generation._registration`): ``ScalarChoiceGP``,
+``ScalarChoiceKernel`` and ``MixedBudgetAcquisition`` to the storage registry,
+``LOOQualityGate`` to the JSON encoder/decoder registries, and a model input
+constructor for ``ScalarChoiceGP``.
 Nothing else of Ax's changes. Import it before loading a stored experiment whose
 generation strategy uses ax_ext.
 """
 
 from ax_ext.generation import _registration  # noqa: F401  (registers ax_ext's classes)
+from ax_ext.generation.acquisition import (
+    MIXED_ALTERNATING_OPTIONS,
+    MixedBudgetAcquisition,
+    with_mixed_alternating_budget,
+)
 from ax_ext.generation.gate import LOOQualityGate
 from ax_ext.generation.storage import load_client, save_client, sqlite_storage_config
 from ax_ext.generation.strategy import (
@@ -26,6 +32,8 @@ __all__ = [
     "BO_BUDGET_SPENT",
     "BO_GATE_PASSED",
     "LOOQualityGate",
+    "MIXED_ALTERNATING_OPTIONS",
+    "MixedBudgetAcquisition",
     "SOBOL",
     "default_num_sobol_trials",
     "load_client",
@@ -33,4 +41,5 @@ __all__ = [
     "scalar_choice_model_config",
     "sobol_then_bo",
     "sqlite_storage_config",
+    "with_mixed_alternating_budget",
 ]

@@ -2,9 +2,10 @@
 
 What is registered, and nothing else:
 
-* ``ScalarChoiceGP`` and ``ScalarChoiceKernel`` in Ax's BoTorch-modular storage
-  registry (``ax.storage.botorch_modular_registry.register_model`` /
-  ``register_kernel``), so experiments and generation strategies that name them
+* ``ScalarChoiceGP``, ``ScalarChoiceKernel`` and ``MixedBudgetAcquisition`` in
+  Ax's BoTorch-modular storage registry
+  (``ax.storage.botorch_modular_registry.register_model`` / ``register_kernel`` /
+  ``register_acquisition``), so experiments and generation strategies that name them
   save and load through Ax's JSON and SQL stores;
 * :class:`~ax_ext.generation.LOOQualityGate` in Ax's JSON encoder/decoder
   registries (the SQL store uses the same registries for generation nodes);
@@ -28,12 +29,17 @@ from ax.generators.torch.botorch_modular.surrogate import (
     submodel_input_constructor,
 )
 from ax.generators.torch.botorch_modular.utils import ModelConfig
-from ax.storage.botorch_modular_registry import register_kernel, register_model
+from ax.storage.botorch_modular_registry import (
+    register_acquisition,
+    register_kernel,
+    register_model,
+)
 from ax.storage.json_store.encoders import transition_criterion_to_dict
 from ax.storage.json_store.registry import CORE_DECODER_REGISTRY, CORE_ENCODER_REGISTRY
 from botorch.models.model import Model
 from botorch.utils.datasets import SupervisedDataset
 
+from ax_ext.generation.acquisition import MixedBudgetAcquisition
 from ax_ext.generation.gate import LOOQualityGate
 from ax_ext.kernels import ScalarChoiceKernel
 from ax_ext.models import ScalarChoiceGP
@@ -79,5 +85,6 @@ def _scalar_choice_gp_inputs(
 
 register_model(ScalarChoiceGP)
 register_kernel(ScalarChoiceKernel)
+register_acquisition(MixedBudgetAcquisition)
 CORE_ENCODER_REGISTRY[LOOQualityGate] = transition_criterion_to_dict
 CORE_DECODER_REGISTRY[LOOQualityGate.__name__] = LOOQualityGate

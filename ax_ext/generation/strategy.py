@@ -22,6 +22,7 @@ from ax.generators.torch.botorch_modular.surrogate import SurrogateSpec
 from ax.generators.torch.botorch_modular.utils import ModelConfig
 from botorch.acquisition import AcquisitionFunction
 
+from ax_ext.generation.acquisition import MixedBudgetAcquisition
 from ax_ext.generation.gate import LOOQualityGate
 from ax_ext.kernels.priors import LENGTHSCALE_PRIOR_STRENGTHS
 from ax_ext.models import ScalarChoiceGP
@@ -186,7 +187,10 @@ def sobol_then_bo(
             choice (``qLogNoisyExpectedImprovement`` for one objective).
         optimizer_kwargs: Options for BoTorch's acquisition optimizer, passed
             through Ax's ``model_gen_options`` (e.g. ``{"num_restarts": 20,
-            "raw_samples": 1024, "options": {"maxiter": 200}}``); default Ax's.
+            "raw_samples": 1024, "options": {"maxiter": 200}}``); default Ax's,
+            plus :data:`~ax_ext.generation.MIXED_ALTERNATING_OPTIONS` when Ax
+            uses BoTorch's mixed alternating optimizer (see
+            :class:`~ax_ext.generation.MixedBudgetAcquisition`).
         seed: Seed of the Sobol sequence.
         max_parallelism: Most trials of a node running at once (``None``: no limit);
             Ax's ``Client.get_next_trials`` then returns fewer trials.
@@ -283,7 +287,10 @@ def sobol_then_bo(
             return []
         return [MaxGenerationParallelism(max_parallelism, only_in_statuses=[TrialStatus.RUNNING])]
 
-    bo_kwargs: dict[str, Any] = {"surrogate_spec": SurrogateSpec(model_configs=[config])}
+    bo_kwargs: dict[str, Any] = {
+        "surrogate_spec": SurrogateSpec(model_configs=[config]),
+        "acquisition_class": MixedBudgetAcquisition,
+    }
     if acquisition_function is not None:
         bo_kwargs["botorch_acqf_class"] = acquisition_function
     gen_kwargs = (

@@ -15,7 +15,13 @@ from gpytorch.kernels import Kernel
 from gpytorch.priors import GammaPrior, Prior
 from torch import Tensor
 
-from ax_ext.kernels._functional import l1_distance, l2_distance, matern52
+from ax_ext.kernels._functional import (
+    PAIRED_MAX_ELEMENTS,
+    l1_distance,
+    l2_distance,
+    matern52,
+    paired_corr,
+)
 from ax_ext.kernels.priors import (
     LengthscalePriorSpec,
     default_lengthscale_mode,
@@ -367,13 +373,19 @@ class ScalarChoiceKernel(Kernel):
             return outputscale * choice_corr(self.factorized_choice_lengthscale)
         fw = self.factorized_weight[lead]
         sw = self.scalar_weight[lead]
-        factorized = sw * scalar_corr(self.factorized_scalar_lengthscale) + (
-            1.0 - sw
-        ) * choice_corr(self.factorized_choice_lengthscale)
-        joint = scalar_corr(self.joint_scalar_lengthscale) * choice_corr(
-            self.joint_choice_lengthscale
-        )
-        return outputscale * (fw * factorized + (1.0 - fw) * joint)
+        fs_ls, js_ls = self.factorized_scalar_lengthscale, self.joint_scalar_lengthscale
+        fc_ls, jc_ls = self.factorized_choice_lengthscale, self.joint_choice_lengthscale
+        size = max(x1.shape[:-2].numel(), x2.shape[:-2].numel(), fw.shape[:-2].numel())
+        size *= x1.shape[-2] * x2.shape[-2] * max(s1.shape[-1], c1.shape[-1])
+        if not diag and size <= PAIRED_MAX_ELEMENTS:
+            # small inputs (e.g. in an acquisition function): fewer, fused operations
+            fs, js = paired_corr(s1, s2, (fs_ls, js_ls), "matern52")
+            fc, jc = paired_corr(c1, c2, (fc_ls, jc_ls), "exp_l1")
+        else:
+            fs, js = scalar_corr(fs_ls), scalar_corr(js_ls)
+            fc, jc = choice_corr(fc_ls), choice_corr(jc_ls)
+        factorized = sw * fs + (1.0 - sw) * fc
+        return outputscale * (fw * factorized + (1.0 - fw) * js * jc)
 
 
 class _Getter:
