@@ -51,6 +51,7 @@ class ScalarChoiceFusedLoss:
             noise = model.likelihood.noise_covar.noise
             self.fixed_noise = noise.expand(*member_shape, n).reshape(B, n)
         self.names = {id(p): name for name, p in mll.named_parameters()}
+        self.priors = list(model.named_priors())
 
     @classmethod
     def build(cls, mll) -> ScalarChoiceFusedLoss | None:
@@ -120,5 +121,5 @@ class ScalarChoiceFusedLoss:
         constant = self._value(params, model.mean_module, "raw_constant", members).reshape(k, 1)
         nll = gaussian_nll(K + torch.diag_embed(noise), self.y[members] - constant)
         with swap_parameters(self.mll, member_parameters(self.mll, params, members, self.shape)):
-            log_prior = prior_log_prob(model, k)
+            log_prior = prior_log_prob(model, k, self.priors)
         return (nll - log_prior) / self.n
