@@ -50,7 +50,13 @@ BUDGETS = {
     "maxiter_continuous=50": {
         "num_restarts": 20,
         "raw_samples": 1024,
-        "options": dict(MIXED_ALTERNATING_OPTIONS["options"]),
+        "options": {"maxiter_continuous": 50},
+    },
+    # and fewer restarts
+    "+ 10 restarts / 512 raw": {
+        "num_restarts": 10,
+        "raw_samples": 512,
+        "options": {"maxiter_continuous": 50},
     },
     # ax_ext's budget: MIXED_ALTERNATING_OPTIONS
     "ax_ext": MIXED_ALTERNATING_OPTIONS,
@@ -104,8 +110,18 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--smoke", action="store_true")
+    parser.add_argument(
+        "--candidates",
+        default=None,
+        help="JSON {name: budget} of further budgets to compare, e.g. "
+        '\'{"fewer init iterations": {"num_restarts": 10, "raw_samples": 512, '
+        '"options": {"maxiter_continuous": 50, "maxiter_init": 30}}}\'',
+    )
     parser.add_argument("--out", default="benchmarks/results/acqf_budget.json")
     args = parser.parse_args(argv)
+    budgets = dict(BUDGETS)
+    if args.candidates:
+        budgets.update(json.loads(args.candidates))
     workloads = [(r, t, s) for r in (4, 10, 20) for t in (20, 60) for s in (0, 1)]
     if args.smoke:
         workloads, args.repeats = [(2, 12, 0)], 1
@@ -114,22 +130,22 @@ def main(argv=None) -> dict:
         handler.setLevel(logging.WARNING)
     rows = []
     header = f"{'range':>5s} {'trials':>6s} {'seed':>4s} " + " ".join(
-        f"{name + ' [s]':>32s} {'gap':>8s}" for name in BUDGETS
+        f"{name + ' [s]':>32s} {'gap':>8s}" for name in budgets
     )
     print(header)
     for num_range, trials, seed in workloads:
         inputs = capture_inputs(num_range, trials, seed)
-        times: dict[str, list[float]] = {name: [] for name in BUDGETS}
-        values: dict[str, list[float]] = {name: [] for name in BUDGETS}
+        times: dict[str, list[float]] = {name: [] for name in budgets}
+        values: dict[str, list[float]] = {name: [] for name in budgets}
         for repeat in range(args.repeats):
-            for name, budget in BUDGETS.items():
+            for name, budget in budgets.items():
                 elapsed, value = run_budget(inputs, budget, seed=repeat)
                 times[name].append(elapsed)
                 values[name].append(value)
         best = max(max(v) for v in values.values())
         row = {"range_parameters": num_range, "trials": trials, "seed": seed, "budgets": {}}
         line = f"{num_range:5d} {trials:6d} {seed:4d} "
-        for name in BUDGETS:
+        for name in budgets:
             worst = min(values[name])
             med = statistics.median(times[name])
             row["budgets"][name] = {
@@ -142,14 +158,14 @@ def main(argv=None) -> dict:
         rows.append(row)
         print(line)
     summary = {}
-    for name in BUDGETS:
+    for name in budgets:
         total = sum(r["budgets"][name]["median_s"] for r in rows)
         worst_gap = max(r["budgets"][name]["gap_to_best"] for r in rows)
         summary[name] = {"total_median_s": total, "worst_gap": worst_gap}
         print(f"{name:32s} total {total:7.2f} s   worst gap to best log-EI {worst_gap:.1e}")
     results = {
         "machine": {"platform": platform.platform(), "cpu_threads": torch.get_num_threads()},
-        "budgets": BUDGETS,
+        "budgets": budgets,
         "repeats": args.repeats,
         "rows": rows,
         "summary": summary,

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import torch
+from botorch.models.utils.priors import BetaPrior
 from gpytorch import settings
 from gpytorch.priors import GammaPrior, LogNormalPrior, NormalPrior, Prior
 from torch import Tensor
@@ -98,7 +99,7 @@ def _normal_log_density(x: Tensor, loc: Tensor, scale: Tensor) -> Tensor:
 def _log_density(prior: Prior, x: Tensor) -> Tensor:
     """``prior.log_prob(x)``, in closed form for BoTorch's usual priors.
 
-    LogNormal, Gamma and Normal priors without a ``transform`` are evaluated with
+    LogNormal, Gamma, Normal and Beta priors without a ``transform`` are evaluated with
     torch.distributions' own formulas, without its argument validation and
     transform chain, which dominate a small model's loss.
     """
@@ -113,6 +114,15 @@ def _log_density(prior: Prior, x: Tensor) -> Tensor:
             return torch.xlogy(a, b) + torch.xlogy(a - 1, x) - b * x - torch.lgamma(a)
         if kind is NormalPrior:
             return _normal_log_density(x, prior.loc, prior.scale)
+        if kind is BetaPrior:
+            # torch's Beta.log_prob: a Dirichlet on (x, 1 - x)
+            conc = prior._dirichlet.concentration
+            value = torch.stack([x, 1.0 - x], -1)
+            return (
+                torch.xlogy(conc - 1.0, value).sum(-1)
+                + torch.lgamma(conc.sum(-1))
+                - torch.lgamma(conc).sum(-1)
+            )
     return prior.log_prob(x)
 
 
@@ -191,6 +201,8 @@ def member_parameters(
     """
     out = dict(params)
     nd = len(member_shape)
+    if nd == 0:  # one member: nothing to slice
+        return out
     for name, p in module.named_parameters():
         if name in out or p.requires_grad or nd == 0 or p.shape[:nd] != member_shape:
             continue

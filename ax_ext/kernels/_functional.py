@@ -61,7 +61,10 @@ def l1_distance(x1: Tensor, x2: Tensor, diag: bool = False) -> Tensor:
 
 
 #: Largest ``... x n x m x d`` difference tensor :func:`paired_corr` materializes.
-PAIRED_MAX_ELEMENTS = 1 << 20
+#: Beyond about this size, memory traffic on that tensor costs more than the
+#: operations it saves (measured on a CPU: 0.9 vs 1.8 ms forward and backward
+#: for 3 x 60 points with 20 columns, 4.7 vs 3.8 ms for 32 such batches).
+PAIRED_MAX_ELEMENTS = 1 << 16
 
 
 def paired_corr(

@@ -1,5 +1,6 @@
 import torch
 from botorch.models import SingleTaskGP
+from botorch.models.utils.priors import BetaPrior
 from botorch.utils.testing import BotorchTestCase
 from gpytorch.priors import GammaPrior, HalfCauchyPrior, LogNormalPrior, NormalPrior
 
@@ -11,13 +12,14 @@ class TestPriorLogProb(BotorchTestCase):
     def test_closed_forms_match_gpytorch(self):
         for dtype in DTYPES:
             with self.subTest(dtype=dtype):
-                x = torch.rand(4, 3, dtype=dtype) * 3 + 0.05
+                x = torch.rand(4, 3, dtype=dtype) * 0.9 + 0.05  # in the support of every prior
                 tk = {"dtype": dtype}
                 priors = [
                     LogNormalPrior(torch.tensor(1.2, **tk), torch.tensor(0.7, **tk)),
                     LogNormalPrior(torch.rand(3, **tk), torch.rand(3, **tk) + 0.5),
                     GammaPrior(torch.tensor(3.0, **tk), torch.tensor(6.0, **tk)),
                     NormalPrior(torch.tensor(-0.5, **tk), torch.tensor(2.0, **tk)),
+                    BetaPrior(torch.tensor(2.0, **tk), torch.tensor(3.0, **tk)),
                     # a transform, or another prior type: gpytorch's own log_prob
                     GammaPrior(
                         torch.tensor(2.0, **tk), torch.tensor(1.0, **tk), transform=torch.exp
@@ -36,8 +38,9 @@ class TestPriorLogProb(BotorchTestCase):
 
     def test_same_rounding_as_gpytorch(self):
         # float32 prior parameters (BoTorch's defaults) on float64 values: identical bits
-        x = torch.rand(50, dtype=torch.double) * 4 + 0.01
-        for prior in (LogNormalPrior(1.4, 1.7), GammaPrior(1.1, 0.05), NormalPrior(0.3, 0.9)):
+        x = torch.rand(50, dtype=torch.double) * 0.98 + 0.01
+        priors = (LogNormalPrior(1.4, 1.7), GammaPrior(1.1, 0.05), NormalPrior(0.3, 0.9))
+        for prior in (*priors, BetaPrior(2.0, 2.0)):
             self.assertTrue(bool((_log_density(prior, x) == prior.log_prob(x)).all()))
 
     def test_model_priors_per_member(self):

@@ -45,7 +45,8 @@ class TestMixedBudgetAcquisition(BotorchTestCase):
         )
         self.assertEqual(kwargs["num_restarts"], MIXED_ALTERNATING_OPTIONS["num_restarts"])
         self.assertEqual(kwargs["raw_samples"], MIXED_ALTERNATING_OPTIONS["raw_samples"])
-        self.assertEqual(kwargs["options"]["maxiter_continuous"], 50)
+        for key, value in MIXED_ALTERNATING_OPTIONS["options"].items():
+            self.assertEqual(kwargs["options"][key], value)
         # the user's options are kept, and Ax's own defaults too
         self.assertEqual(kwargs["options"]["maxiter_alternating"], 1)
         self.assertIn("batch_limit", kwargs["options"])

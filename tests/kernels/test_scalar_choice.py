@@ -269,3 +269,29 @@ class TestScalarChoiceKernel(BotorchTestCase):
         k = ScalarChoiceKernel([0, 1], [4])
         with self.assertRaisesRegex(BotorchTensorDimensionError, "only 3 columns"):
             k(torch.rand(4, 3)).to_dense()
+
+
+class TestPairedPath(BotorchTestCase):
+    def test_small_and_large_input_paths_agree(self):
+        # small inputs take the fused two-lengthscale path, large ones the matmul path
+        from ax_ext.kernels import _functional, scalar_choice
+
+        for dtype in (torch.float32, torch.float64):
+            with self.subTest(dtype=dtype):
+                x = _mixed_inputs(7, batch=(2,), dtype=dtype, seed=3)
+                kernel = ScalarChoiceKernel([0, 1, 2], [3, 4, 5, 6, 7], batch_shape=torch.Size([2]))
+                kernel = _randomize(kernel.to(dtype), seed=5)
+                outs = []
+                for limit in (_functional.PAIRED_MAX_ELEMENTS, 0):
+                    xr = x.clone().requires_grad_(True)
+                    original = scalar_choice.PAIRED_MAX_ELEMENTS
+                    scalar_choice.PAIRED_MAX_ELEMENTS = limit
+                    try:
+                        K = kernel.forward(xr, xr[..., :5, :])
+                    finally:
+                        scalar_choice.PAIRED_MAX_ELEMENTS = original
+                    (g,) = torch.autograd.grad(K.sum(), xr)
+                    outs.append((K.detach(), g))
+                tol = {"atol": 1e-5, "rtol": 1e-4} if dtype == torch.float32 else {}
+                self.assertAllClose(outs[0][0], outs[1][0], **tol)
+                self.assertAllClose(outs[0][1], outs[1][1], **tol)
