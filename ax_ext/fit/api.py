@@ -46,6 +46,8 @@ _STATUS = {
 }
 _OPTION_NAMES = {"maxiter", "maxfun", "ftol", "gtol", "maxcor", "maxls"}
 _IGNORED_OPTIONS = {"disp", "iprint", "eps", "finite_diff_rel_step"}
+#: engines a fit takes ("auto" picks SciPy's L-BFGS-B per problem where it applies)
+_FIT_ENGINES = ("auto", "torch")
 
 
 def fit_gpytorch_mll(
@@ -213,9 +215,9 @@ def fit_mll_members(
         )
     if max_attempts < 1:
         raise UnsupportedError(f"Expected max_attempts >= 1, got {max_attempts}.")
-    if engine not in _lbfgs.ENGINES:
+    if engine not in _FIT_ENGINES:
         raise UnsupportedError(
-            f"Expected engine in {_lbfgs.ENGINES}, got {engine!r}: 'auto' (the default) "
+            f"Expected engine in {_FIT_ENGINES}, got {engine!r}: 'auto' (the default) "
             "uses SciPy's L-BFGS-B for a single member on the CPU and ax_ext's vectorized "
             "torch L-BFGS-B otherwise; 'torch' always uses the latter."
         )
@@ -383,8 +385,6 @@ def _retry(
     sub_options = _lbfgs.LbfgsOptions(**vars(options))
     if options.timeout_sec is not None:
         sub_options.timeout_sec = max(0.0, options.timeout_sec - (time.monotonic() - start))
-    if engine == "scipy" and rows.shape[0] > 1:
-        engine = "auto"
     sub = _lbfgs.minimize_members(
         sub_objective, rows, layout.lower, layout.upper, sub_options, engine=engine
     )
