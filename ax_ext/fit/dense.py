@@ -22,27 +22,38 @@ from gpytorch.priors import GammaPrior, LogNormalPrior, NormalPrior, Prior
 from torch import Tensor
 from torch.nn import Module
 
-__all__ = ["gaussian_nll", "member_parameters", "prior_log_prob", "swap_parameters"]
+__all__ = [
+    "gaussian_nll",
+    "log_density",
+    "member_parameters",
+    "prior_log_prob",
+    "swap_parameters",
+]
 
 
-def _cholesky_with_jitter(K: Tensor) -> tuple[Tensor, Tensor]:
+def _cholesky_with_jitter(K: Tensor) -> tuple[Tensor, Tensor | None]:
     """Batched Cholesky; failing members are retried with GPyTorch's jitter sequence.
 
-    Returns the factor and a bool tensor of members that never factorized.
+    Returns the factor and a bool tensor of members that never factorized, or
+    ``None`` if every member factorized at the first attempt (the common case,
+    which then needs no masking).
     """
     L, info = torch.linalg.cholesky_ex(K)
     failed = info != 0
-    if bool(failed.any()):
-        jitter = settings.cholesky_jitter.value(K.dtype)
-        eye = torch.eye(K.shape[-1], dtype=K.dtype, device=K.device)
-        for i in range(settings.cholesky_max_tries.value()):
-            idx = failed.nonzero().flatten()
-            if idx.numel() == 0:
-                break
-            L_j, info_j = torch.linalg.cholesky_ex(K[idx] + jitter * (10**i) * eye)
-            ok = info_j == 0
-            L[idx[ok]] = L_j[ok]
-            failed[idx[ok]] = False
+    if not bool(failed.any()):
+        return L, None
+    jitter = settings.cholesky_jitter.value(K.dtype)
+    eye = torch.eye(K.shape[-1], dtype=K.dtype, device=K.device)
+    for i in range(settings.cholesky_max_tries.value()):
+        idx = failed.nonzero().flatten()
+        if idx.numel() == 0:
+            break
+        L_j, info_j = torch.linalg.cholesky_ex(K[idx] + jitter * (10**i) * eye)
+        ok = info_j == 0
+        L[idx[ok]] = L_j[ok]
+        failed[idx[ok]] = False
+    # a member that never factorized gets an identity factor (and a NaN loss)
+    L = torch.where(failed.view(-1, 1, 1), eye, L)
     return L, failed
 
 
@@ -50,19 +61,21 @@ class _GaussianNLL(torch.autograd.Function):
     @staticmethod
     def forward(ctx, K: Tensor, r: Tensor) -> Tensor:
         L, failed = _cholesky_with_jitter(K)
-        L = torch.where(failed.view(-1, 1, 1), torch.eye(K.shape[-1]).to(K), L)
         a = torch.cholesky_solve(r.unsqueeze(-1), L).squeeze(-1)
         n = K.shape[-1]
         nll = 0.5 * (r * a).sum(-1) + L.diagonal(dim1=-2, dim2=-1).log().sum(-1)
         nll = nll + 0.5 * n * math.log(2.0 * math.pi)
-        nll = torch.where(failed, torch.full_like(nll, float("nan")), nll)
-        ctx.save_for_backward(L, a, failed)
+        if failed is not None:
+            nll = torch.where(failed, torch.full_like(nll, float("nan")), nll)
+        ctx.failed = failed
+        ctx.save_for_backward(L, a)
         return nll
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> tuple[Tensor, Tensor]:
-        L, a, failed = ctx.saved_tensors
-        grad = torch.where(failed, torch.full_like(grad, float("nan")), grad)
+        L, a = ctx.saved_tensors
+        if ctx.failed is not None:
+            grad = torch.where(ctx.failed, torch.full_like(grad, float("nan")), grad)
         K_inv = torch.cholesky_inverse(L)
         dK = 0.5 * (K_inv - a.unsqueeze(-1) * a.unsqueeze(-2)) * grad.view(-1, 1, 1)
         return dK, a * grad.unsqueeze(-1)
@@ -96,7 +109,7 @@ def _normal_log_density(x: Tensor, loc: Tensor, scale: Tensor) -> Tensor:
     return -((x - loc) ** 2) / (2 * scale**2) - scale.log() - _HALF_LOG_2PI
 
 
-def _log_density(prior: Prior, x: Tensor) -> Tensor:
+def log_density(prior: Prior, x: Tensor) -> Tensor:
     """``prior.log_prob(x)``, in closed form for BoTorch's usual priors.
 
     LogNormal, Gamma, Normal and Beta priors without a ``transform`` are evaluated with
@@ -147,7 +160,7 @@ def prior_log_prob(
     """
     total = None
     for _, prior_module, prior, closure, _ in priors or module.named_priors():
-        term = _log_density(prior, closure(prior_module))
+        term = log_density(prior, closure(prior_module))
         term = term.reshape(num_members, -1).sum(-1) if term.dim() else term.expand(num_members)
         total = term if total is None else total + term
     if total is None:

@@ -11,8 +11,12 @@ of the elementwise passes autograd needs:
   symmetric ``H = dL/d(r^2)``,
   ``dL / dl_d = -(4 / l_d^3) [sum_i rowsum(H)_i s_id^2 - sum_i s_id (H s)_id]``,
   one batched matrix product;
-* ``E(c; l) = exp(-sum_d |c_id - c_jd| / l_d)``, from the precomputed absolute
-  differences ``A`` (``k x n^2 x d_c``): ``dL / dl_d = (1 / l_d^2) sum_ij (G E)_ij A_ijd``.
+* ``E(c; l) = exp(-sum_d |c_id - c_jd| / l_d)``. For 0/1 (one-hot) columns,
+  ``|c_id - c_jd| = c_id + c_jd - 2 c_id c_jd``, so the weighted distances are one
+  batched matrix product, and for a symmetric ``P = dL/dE * E``,
+  ``dL / dl_d = (2 / l_d^2) [sum_i rowsum(P)_i c_id - sum_i c_id (P c)_id]``.
+  Other columns use precomputed absolute differences ``A`` (``k x n^2 x d_c``):
+  ``dL / dl_d = (1 / l_d^2) sum_ij P_ij A_ijd``. :func:`choice_operand` picks.
 
 ``tests/kernels/test_fused.py`` checks values against the kernel module and the
 gradient with ``torch.autograd.gradcheck``.
@@ -29,7 +33,8 @@ _SQRT5 = math.sqrt(5.0)
 
 
 def _matern_parts(s: Tensor, ls: Tensor, off_diagonal: Tensor) -> tuple[Tensor, Tensor]:
-    """``M`` and ``dM/d(r^2)`` for centered inputs ``s`` (``k x n x d``), ``ls`` (``k x d``)."""
+    """``M`` and ``dM/d(r^2)`` (``... x k x n x n``) for centered inputs ``s``
+    (``k x n x d``) and lengthscales ``ls`` (``... x k x d``)."""
     a = s / ls.unsqueeze(-2)
     sq = a.square().sum(-1)
     r2 = (sq.unsqueeze(-1) + sq.unsqueeze(-2) - 2.0 * (a @ a.transpose(-1, -2))).clamp_min(0.0)
@@ -40,44 +45,67 @@ def _matern_parts(s: Tensor, ls: Tensor, off_diagonal: Tensor) -> tuple[Tensor, 
     return M, dM
 
 
-def _exp_part(ab: Tensor, ls: Tensor, n: int) -> Tensor:
-    """``E`` from ``k x n^2 x d`` absolute differences and ``k x d`` lengthscales."""
-    k = ls.shape[0]
-    return torch.exp(-(ab @ ls.reciprocal().unsqueeze(-1)).reshape(k, n, n))
+def choice_operand(c: Tensor) -> tuple[Tensor, bool]:
+    """What the Function needs of choice columns ``c`` (``k x n x d_c``).
+
+    Returns ``(c, True)`` when every entry is 0 or 1 (one-hot columns), else the
+    ``k x n^2 x d_c`` absolute differences and ``False``.
+    """
+    if bool(((c == 0) | (c == 1)).all()):
+        return c, True
+    k, n = c.shape[0], c.shape[-2]
+    return (c.unsqueeze(-2) - c.unsqueeze(-3)).abs().reshape(k, n * n, -1), False
+
+
+def _exp_part(choice: Tensor, binary: bool, ls: Tensor, n: int) -> Tensor:
+    """``E`` (``... x k x n x n``) for ``... x k x d`` lengthscales, from 0/1 columns
+    (``k x n x d``) or absolute differences (``k x n^2 x d``)."""
+    w = ls.reciprocal()
+    if binary:
+        cw = choice * w.unsqueeze(-2)
+        diag = cw.sum(-1)
+        cross = cw @ choice.transpose(-1, -2)
+        dist = (diag.unsqueeze(-1) + diag.unsqueeze(-2) - 2.0 * cross).clamp_min(0.0)
+        return torch.exp(-dist)
+    return torch.exp(-(choice @ w.unsqueeze(-1)).reshape(*ls.shape[:-1], n, n))
 
 
 def _matern_grad(H: Tensor, s: Tensor, ls: Tensor) -> Tensor:
-    """``dL/dl`` (``k x d``) of a Matern part from symmetric ``H = dL/d(r^2)``."""
+    """``dL/dl`` (``... x k x d``) of a Matern part from symmetric ``H = dL/d(r^2)``."""
     hs = H @ s
     t = (H.sum(-1).unsqueeze(-1) * s.square()).sum(-2) - (s * hs).sum(-2)
     return -4.0 * t / ls.pow(3)
 
 
-def _exp_grad(P: Tensor, ab: Tensor, ls: Tensor) -> Tensor:
-    """``dL/dl`` (``k x d``) of an exp part from ``P = dL/dE * E``."""
-    k = P.shape[0]
-    return (P.reshape(k, 1, -1) @ ab).squeeze(-2) / ls.square()
+def _exp_grad(P: Tensor, choice: Tensor, binary: bool, ls: Tensor) -> Tensor:
+    """``dL/dl`` (``... x k x d``) of an exp part from symmetric ``P = dL/dE * E``."""
+    if binary:
+        pc = P @ choice
+        t = (P.sum(-1).unsqueeze(-1) * choice).sum(-2) - (choice * pc).sum(-2)
+        return 2.0 * t / ls.square()
+    return (P.reshape(*P.shape[:-2], 1, -1) @ choice).squeeze(-2) / ls.square()
 
 
 class ScalarChoiceCovariance(torch.autograd.Function):
     """``k x n x n`` training covariances; see the module docstring.
 
-    Arguments: ``s`` (``k x n x d_s`` centered scalar columns, or None), ``ab``
-    (``k x n^2 x d_c`` absolute differences of choice columns, or None),
-    ``off_diagonal`` (``n x n``), then the ``k``-batched hyperparameters
+    Arguments: ``s`` (``k x n x d_s`` centered scalar columns, or None), ``choice``
+    and ``binary`` (from :func:`choice_operand`; None and False without choice
+    columns), ``off_diagonal`` (``n x n``), then the ``k``-batched hyperparameters
     ``outputscale (k), fw (k), sw (k), l_fs (k x d_s), l_fc (k x d_c), l_js, l_jc``
     (weights and joint lengthscales are None unless both parts exist).
     """
 
     @staticmethod
-    def forward(ctx, s, ab, off_diagonal, outputscale, fw, sw, l_fs, l_fc, l_js, l_jc):
-        has_s, has_c = s is not None, ab is not None
+    def forward(ctx, s, choice, binary, off_diagonal, outputscale, fw, sw, l_fs, l_fc, l_js, l_jc):
+        has_s, has_c = s is not None, choice is not None
         n = off_diagonal.shape[-1]
         saved = {}
         if has_s and has_c:
-            M1, dM1 = _matern_parts(s, l_fs, off_diagonal)
-            M2, dM2 = _matern_parts(s, l_js, off_diagonal)
-            E1, E2 = _exp_part(ab, l_fc, n), _exp_part(ab, l_jc, n)
+            # both lengthscale sets of a part in one pass: a leading dimension of 2
+            M, dM = _matern_parts(s, torch.stack([l_fs, l_js]), off_diagonal)
+            E = _exp_part(choice, binary, torch.stack([l_fc, l_jc]), n)
+            (M1, M2), (dM1, dM2), (E1, E2) = M, dM, E
             fw3, sw3 = fw.view(-1, 1, 1), sw.view(-1, 1, 1)
             F = sw3 * M1 + (1.0 - sw3) * E1
             J = M2 * E2
@@ -87,16 +115,16 @@ class ScalarChoiceCovariance(torch.autograd.Function):
             corr, dM1 = _matern_parts(s, l_fs, off_diagonal)
             saved = {"dM1": dM1}
         else:
-            corr = _exp_part(ab, l_fc, n)
-        ctx.parts = (has_s, has_c)
+            corr = _exp_part(choice, binary, l_fc, n)
+        ctx.parts = (has_s, has_c, binary)
         ctx.saved = saved
-        ctx.save_for_backward(s, ab, outputscale, fw, sw, l_fs, l_fc, l_js, l_jc, corr)
+        ctx.save_for_backward(s, choice, outputscale, fw, sw, l_fs, l_fc, l_js, l_jc, corr)
         return outputscale.view(-1, 1, 1) * corr
 
     @staticmethod
     def backward(ctx, G):
-        s, ab, outputscale, fw, sw, l_fs, l_fc, l_js, l_jc, corr = ctx.saved_tensors
-        has_s, has_c = ctx.parts
+        s, choice, outputscale, fw, sw, l_fs, l_fc, l_js, l_jc, corr = ctx.saved_tensors
+        has_s, has_c, binary = ctx.parts
         sv = ctx.saved
         G = 0.5 * (G + G.transpose(-1, -2))  # K is symmetric: use the symmetric part
         d_os = (G * corr).sum((-2, -1))
@@ -108,20 +136,21 @@ class ScalarChoiceCovariance(torch.autograd.Function):
             GF = Gk * fw3
             GJ = Gk * (1.0 - fw3)
             d_sw = (GF * (sv["M1"] - sv["E1"])).sum((-2, -1))
-            g_fs = _matern_grad(GF * sw3 * sv["dM1"], s, l_fs)
-            g_fc = _exp_grad(GF * (1.0 - sw3) * sv["E1"], ab, l_fc)
-            g_js = _matern_grad(GJ * sv["E2"] * sv["dM2"], s, l_js)
-            g_jc = _exp_grad(GJ * sv["M2"] * sv["E2"], ab, l_jc)
+            H = torch.stack([GF * sw3 * sv["dM1"], GJ * sv["E2"] * sv["dM2"]])
+            g_fs, g_js = _matern_grad(H, s, torch.stack([l_fs, l_js]))
+            P = torch.stack([GF * (1.0 - sw3) * sv["E1"], GJ * sv["M2"] * sv["E2"]])
+            g_fc, g_jc = _exp_grad(P, choice, binary, torch.stack([l_fc, l_jc]))
         elif has_s:
             g_fs = _matern_grad(Gk * sv["dM1"], s, l_fs)
         else:
-            g_fc = _exp_grad(Gk * corr, ab, l_fc)
-        return None, None, None, d_os, d_fw, d_sw, g_fs, g_fc, g_js, g_jc
+            g_fc = _exp_grad(Gk * corr, choice, binary, l_fc)
+        return None, None, None, None, d_os, d_fw, d_sw, g_fs, g_fc, g_js, g_jc
 
 
 def scalar_choice_covariance(
     s: Tensor | None,
-    ab: Tensor | None,
+    choice: Tensor | None,
+    binary: bool,
     off_diagonal: Tensor,
     outputscale: Tensor,
     fw: Tensor | None,
@@ -133,5 +162,5 @@ def scalar_choice_covariance(
 ) -> Tensor:
     """Functional entry point of :class:`ScalarChoiceCovariance`."""
     return ScalarChoiceCovariance.apply(
-        s, ab, off_diagonal, outputscale, fw, sw, l_fs, l_fc, l_js, l_jc
+        s, choice, binary, off_diagonal, outputscale, fw, sw, l_fs, l_fc, l_js, l_jc
     )

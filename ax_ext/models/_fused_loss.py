@@ -1,10 +1,12 @@
 """A fused per-member loss for ScalarChoiceGP (see :mod:`ax_ext.fit.protocol`).
 
 The training inputs do not change during a fit, so the centered scalar columns
-and the pairwise absolute differences of the (few) one-hot choice columns are
-prepared once. Each evaluation then needs one small batched matrix product per
-lengthscale set to get all scaled distances, the closed-form kernel, and a dense
-Cholesky with a hand-written backward pass (:func:`ax_ext.fit.dense.gaussian_nll`).
+(and, for choice columns that are not 0/1, their pairwise absolute differences)
+are prepared once. Each evaluation then needs one small batched matrix product
+per part, for both lengthscale sets at once, to get all scaled distances, the
+closed-form kernel, priors evaluated together by family
+(:class:`~ax_ext.fit.stacked_priors.StackedLogPrior`), and a dense Cholesky
+with a hand-written backward pass (:func:`ax_ext.fit.dense.gaussian_nll`).
 """
 
 from __future__ import annotations
@@ -13,13 +15,21 @@ from collections.abc import Mapping
 
 import torch
 from gpytorch.likelihoods import FixedNoiseGaussianLikelihood, GaussianLikelihood
+from gpytorch.likelihoods.noise_models import HomoskedasticNoise
 from gpytorch.means import ConstantMean
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from torch import Tensor
 
-from ax_ext.fit.dense import gaussian_nll, member_parameters, prior_log_prob, swap_parameters
+from ax_ext.fit.dense import (
+    gaussian_nll,
+    member_parameters,
+    prior_log_prob,
+    swap_parameters,
+)
+from ax_ext.fit.stacked_priors import StackedLogPrior
 from ax_ext.kernels import ScalarChoiceKernel
-from ax_ext.kernels._fused import scalar_choice_covariance
+from ax_ext.kernels._fused import choice_operand, scalar_choice_covariance
+from ax_ext.kernels.scalar_choice import _Getter
 
 
 class ScalarChoiceFusedLoss:
@@ -44,14 +54,33 @@ class ScalarChoiceFusedLoss:
 
         if kernel.has_choice_part:
             c = X[..., kernel.choice_dims]
-            self.ab = (c.unsqueeze(-2) - c.unsqueeze(-3)).abs().reshape(B, n * n, -1)
+            self.choice, self.binary = choice_operand(c)
         self.y = model.train_targets.expand(*member_shape, n).reshape(B, n)
         self.fixed_noise = None
         if isinstance(model.likelihood, FixedNoiseGaussianLikelihood):
             noise = model.likelihood.noise_covar.noise
             self.fixed_noise = noise.expand(*member_shape, n).reshape(B, n)
         self.names = {id(p): name for name, p in mll.named_parameters()}
-        self.priors = list(model.named_priors())
+        # Priors on the kernel's hyperparameters and on the noise are evaluated on
+        # the values this loss computes anyway, vectorized by prior family; any
+        # other prior goes through its closure with the members' parameters
+        # swapped in.
+        direct, self.other_priors = [], []
+        nd = len(member_shape)
+        with torch.no_grad():
+            for entry in model.named_priors():
+                _, module, prior, closure, _ = entry
+                key = _direct_key(module, closure, kernel, model.likelihood)
+                value = None if key is None else closure(module)
+                if (
+                    value is None
+                    or value.shape[:nd] != member_shape  # shared across members
+                    or prior.log_prob(value).shape != value.shape  # a batch of priors
+                ):
+                    self.other_priors.append(entry)
+                else:
+                    direct.append((key, prior, value.reshape(B, -1)))
+        self.direct_priors = StackedLogPrior(direct) if direct else None
 
     @classmethod
     def build(cls, mll) -> ScalarChoiceFusedLoss | None:
@@ -85,16 +114,20 @@ class ScalarChoiceFusedLoss:
         kern, k = self.kernel, members.numel()
         everyone = k == self.B  # all members: use the stored tensors, no copies
 
+        values: dict[str, Tensor] = {}
+
         def hyper(name: str) -> Tensor | None:
             if getattr(kern, f"raw_{name}", None) is None:
                 return None
-            return self._value(params, kern, f"raw_{name}", members).reshape(k, -1).squeeze(-1)
+            value = self._value(params, kern, f"raw_{name}", members).reshape(k, -1)
+            values[name] = value
+            return value.squeeze(-1)
 
-        s = ab = None
+        s = choice = None
         if kern.has_scalar_part:
             s = self.s if everyone else self.s[members]
         if kern.has_choice_part:
-            ab = self.ab if everyone else self.ab[members]
+            choice = self.choice if everyone else self.choice[members]
 
         def lengthscale(name: str) -> Tensor | None:
             value = hyper(name)
@@ -102,7 +135,8 @@ class ScalarChoiceFusedLoss:
 
         K = scalar_choice_covariance(
             s,
-            ab,
+            choice,
+            kern.has_choice_part and self.binary,
             self.off_diagonal,
             hyper("outputscale"),
             hyper("factorized_weight"),
@@ -115,11 +149,34 @@ class ScalarChoiceFusedLoss:
         model = self.model
         if self.fixed_noise is None:
             noise = self._value(params, model.likelihood.noise_covar, "raw_noise", members)
-            noise = noise.reshape(k, 1).expand(k, self.n)
+            values["noise"] = noise = noise.reshape(k, -1)
+            noise = noise.expand(k, self.n)
         else:
             noise = self.fixed_noise[members]
         constant = self._value(params, model.mean_module, "raw_constant", members).reshape(k, 1)
         nll = gaussian_nll(K + torch.diag_embed(noise), self.y[members] - constant)
-        with swap_parameters(self.mll, member_parameters(self.mll, params, members, self.shape)):
-            log_prior = prior_log_prob(model, k, self.priors)
-        return (nll - log_prior) / self.n
+        log_prior = None
+        if self.direct_priors is not None:
+            log_prior = self.direct_priors(values, None if everyone else members)
+        if self.other_priors:
+            member_params = member_parameters(self.mll, params, members, self.shape)
+            with swap_parameters(self.mll, member_params):
+                term = prior_log_prob(model, k, self.other_priors)
+            log_prior = term if log_prior is None else log_prior + term
+        return nll / self.n if log_prior is None else (nll - log_prior) / self.n
+
+
+def _direct_key(module, closure, kernel: ScalarChoiceKernel, likelihood) -> str | None:
+    """The hyperparameter a prior's closure reads, if the fused loss computes it."""
+    if module is kernel and isinstance(closure, _Getter):
+        return closure.name
+    noise_covar = getattr(likelihood, "noise_covar", None)
+    if (
+        type(likelihood) is GaussianLikelihood
+        and module is noise_covar
+        and type(noise_covar) is HomoskedasticNoise
+        and getattr(closure, "__self__", None) is module
+        and getattr(closure, "__func__", None) is HomoskedasticNoise._noise_param
+    ):
+        return "noise"
+    return None

@@ -4,7 +4,7 @@ from botorch.models.utils.priors import BetaPrior
 from botorch.utils.testing import BotorchTestCase
 from gpytorch.priors import GammaPrior, HalfCauchyPrior, LogNormalPrior, NormalPrior
 
-from ax_ext.fit.dense import _log_density, prior_log_prob
+from ax_ext.fit.dense import log_density, prior_log_prob
 from tests.fit.test_fit import DTYPES, _data
 
 
@@ -28,7 +28,7 @@ class TestPriorLogProb(BotorchTestCase):
                 ]
                 for prior in priors:
                     xr = x.clone().requires_grad_(True)
-                    ours = _log_density(prior, xr)
+                    ours = log_density(prior, xr)
                     theirs = prior.log_prob(x)
                     self.assertAllClose(
                         ours, theirs, rtol=1e-5 if dtype == torch.float32 else 1e-12
@@ -41,7 +41,7 @@ class TestPriorLogProb(BotorchTestCase):
         x = torch.rand(50, dtype=torch.double) * 0.98 + 0.01
         priors = (LogNormalPrior(1.4, 1.7), GammaPrior(1.1, 0.05), NormalPrior(0.3, 0.9))
         for prior in (*priors, BetaPrior(2.0, 2.0)):
-            self.assertTrue(bool((_log_density(prior, x) == prior.log_prob(x)).all()))
+            self.assertTrue(bool((log_density(prior, x) == prior.log_prob(x)).all()))
 
     def test_model_priors_per_member(self):
         X, Y = _data(batch=(3,), n=8)

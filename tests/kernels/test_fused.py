@@ -1,22 +1,28 @@
+import itertools
+
 import torch
 from botorch.utils.testing import BotorchTestCase
 
 from ax_ext.kernels import ScalarChoiceKernel
-from ax_ext.kernels._fused import scalar_choice_covariance
+from ax_ext.kernels._fused import choice_operand, scalar_choice_covariance
 
 from .test_scalar_choice import _mixed_inputs, _randomize
 
 
-def _args(kernel, X):
-    """The fused Function's arguments for one batched kernel and training inputs."""
+def _args(kernel, X, binary=True):
+    """The fused Function's arguments for one batched kernel and training inputs
+    (one-hot choice columns as 0/1 columns, or as absolute differences)."""
     k, n = X.shape[0], X.shape[-2]
-    s = ab = None
+    s = choice = None
     if kernel.has_scalar_part:
         s = X[..., kernel.scalar_dims]
         s = s - s.mean(-2, keepdim=True)
     if kernel.has_choice_part:
         c = X[..., kernel.choice_dims]
-        ab = (c.unsqueeze(-2) - c.unsqueeze(-3)).abs().reshape(k, n * n, -1)
+        choice, found = choice_operand(c)
+        assert found  # one-hot inputs
+        if not binary:
+            choice = (c.unsqueeze(-2) - c.unsqueeze(-3)).abs().reshape(k, n * n, -1)
     off = 1.0 - torch.eye(n, dtype=X.dtype)
 
     def get(name, flat=False):
@@ -29,9 +35,10 @@ def _args(kernel, X):
             else v.detach().clone().reshape(k, -1)
         )
 
-    return [s, ab, off, get("outputscale", True), get("factorized_weight", True),
-            get("scalar_weight", True), get("factorized_scalar_lengthscale"),
-            get("factorized_choice_lengthscale"), get("joint_scalar_lengthscale"),
+    return [s, choice, binary and choice is not None, off, get("outputscale", True),
+            get("factorized_weight", True), get("scalar_weight", True),
+            get("factorized_scalar_lengthscale"), get("factorized_choice_lengthscale"),
+            get("joint_scalar_lengthscale"),
             get("joint_choice_lengthscale")]  # fmt: skip
 
 
@@ -41,23 +48,23 @@ CASES = (([0, 1, 2], [3, 4, 5, 6, 7]), ([0, 1, 2], []), ([], [3, 4, 5, 6, 7]))
 class TestFusedCovariance(BotorchTestCase):
     def test_values_match_the_kernel(self):
         for dtype in (torch.float32, torch.float64):
-            for scalar, choice in CASES:
-                with self.subTest(dtype=dtype, scalar=scalar, choice=choice):
+            for (scalar, choice), binary in itertools.product(CASES, (True, False)):
+                with self.subTest(dtype=dtype, scalar=scalar, choice=choice, binary=binary):
                     kernel = ScalarChoiceKernel(scalar, choice, batch_shape=torch.Size([3]))
                     kernel = _randomize(kernel).to(dtype)
                     X = _mixed_inputs(7, batch=(3,), dtype=dtype, seed=1)
                     want = kernel(X).to_dense()
-                    got = scalar_choice_covariance(*_args(kernel, X))
+                    got = scalar_choice_covariance(*_args(kernel, X, binary))
                     tol = 1e-5 if dtype == torch.float32 else 1e-12
                     self.assertAllClose(got, want, atol=tol, rtol=tol)
 
     def test_gradcheck(self):
-        for scalar, choice in CASES:
-            with self.subTest(scalar=scalar, choice=choice):
+        for (scalar, choice), binary in itertools.product(CASES, (True, False)):
+            with self.subTest(scalar=scalar, choice=choice, binary=binary):
                 kernel = _randomize(ScalarChoiceKernel(scalar, choice, batch_shape=torch.Size([2])))
                 X = _mixed_inputs(5, batch=(2,), seed=2)
-                args = _args(kernel.double(), X)
-                fixed, hyper = args[:3], args[3:]
+                args = _args(kernel.double(), X, binary)
+                fixed, hyper = args[:4], args[4:]
                 inputs = [h.requires_grad_(True) if h is not None else None for h in hyper]
 
                 def f(*h, fixed=fixed):
