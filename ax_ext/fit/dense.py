@@ -76,9 +76,9 @@ class _GaussianNLL(torch.autograd.Function):
         L, a = ctx.saved_tensors
         if ctx.failed is not None:
             grad = torch.where(ctx.failed, torch.full_like(grad, float("nan")), grad)
-        K_inv = torch.cholesky_inverse(L)
-        dK = 0.5 * (K_inv - a.unsqueeze(-1) * a.unsqueeze(-2)) * grad.view(-1, 1, 1)
-        return dK, a * grad.unsqueeze(-1)
+        # dK = (K^-1 - a a^T) grad / 2, in two passes over the k x n x n tensors
+        dK = torch.baddbmm(torch.cholesky_inverse(L), a.unsqueeze(-1), a.unsqueeze(-2), alpha=-1.0)
+        return dK.mul_((0.5 * grad).view(-1, 1, 1)), a * grad.unsqueeze(-1)
 
 
 def gaussian_nll(K: Tensor, residual: Tensor) -> Tensor:

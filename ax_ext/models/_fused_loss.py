@@ -47,7 +47,6 @@ class ScalarChoiceFusedLoss:
         n, d = X.shape[-2:]
         X = X.expand(*member_shape, n, d).reshape(B, n, d)
         self.B, self.n = B, n
-        self.off_diagonal = 1.0 - torch.eye(n, dtype=X.dtype, device=X.device)
         if kernel.has_scalar_part:
             s = X[..., kernel.scalar_dims]
             self.s = s - s.mean(dim=-2, keepdim=True)  # centered, as gpytorch's kernels do
@@ -133,11 +132,17 @@ class ScalarChoiceFusedLoss:
             value = hyper(name)
             return None if value is None else value.reshape(k, -1)
 
-        K = scalar_choice_covariance(
+        model = self.model
+        if self.fixed_noise is None:
+            noise = self._value(params, model.likelihood.noise_covar, "raw_noise", members)
+            values["noise"] = noise = noise.reshape(k, -1)
+            noise = noise.expand(k, self.n)
+        else:
+            noise = self.fixed_noise if everyone else self.fixed_noise[members]
+        K = scalar_choice_covariance(  # noise on the diagonal
             s,
             choice,
             kern.has_choice_part and self.binary,
-            self.off_diagonal,
             hyper("outputscale"),
             hyper("factorized_weight"),
             hyper("scalar_weight"),
@@ -145,16 +150,11 @@ class ScalarChoiceFusedLoss:
             lengthscale("factorized_choice_lengthscale"),
             lengthscale("joint_scalar_lengthscale"),
             lengthscale("joint_choice_lengthscale"),
+            noise,
         )
-        model = self.model
-        if self.fixed_noise is None:
-            noise = self._value(params, model.likelihood.noise_covar, "raw_noise", members)
-            values["noise"] = noise = noise.reshape(k, -1)
-            noise = noise.expand(k, self.n)
-        else:
-            noise = self.fixed_noise[members]
         constant = self._value(params, model.mean_module, "raw_constant", members).reshape(k, 1)
-        nll = gaussian_nll(K + torch.diag_embed(noise), self.y[members] - constant)
+        y = self.y if everyone else self.y[members]
+        nll = gaussian_nll(K, y - constant)
         log_prior = None
         if self.direct_priors is not None:
             log_prior = self.direct_priors(values, None if everyone else members)

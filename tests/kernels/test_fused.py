@@ -23,7 +23,6 @@ def _args(kernel, X, binary=True):
         assert found  # one-hot inputs
         if not binary:
             choice = (c.unsqueeze(-2) - c.unsqueeze(-3)).abs().reshape(k, n * n, -1)
-    off = 1.0 - torch.eye(n, dtype=X.dtype)
 
     def get(name, flat=False):
         v = getattr(kernel, name)
@@ -35,7 +34,7 @@ def _args(kernel, X, binary=True):
             else v.detach().clone().reshape(k, -1)
         )
 
-    return [s, choice, binary and choice is not None, off, get("outputscale", True),
+    return [s, choice, binary and choice is not None, get("outputscale", True),
             get("factorized_weight", True), get("scalar_weight", True),
             get("factorized_scalar_lengthscale"), get("factorized_choice_lengthscale"),
             get("joint_scalar_lengthscale"),
@@ -64,7 +63,7 @@ class TestFusedCovariance(BotorchTestCase):
                 kernel = _randomize(ScalarChoiceKernel(scalar, choice, batch_shape=torch.Size([2])))
                 X = _mixed_inputs(5, batch=(2,), seed=2)
                 args = _args(kernel.double(), X, binary)
-                fixed, hyper = args[:4], args[4:]
+                fixed, hyper = args[:3], args[3:]
                 inputs = [h.requires_grad_(True) if h is not None else None for h in hyper]
 
                 def f(*h, fixed=fixed):
