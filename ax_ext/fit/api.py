@@ -254,13 +254,17 @@ def fit_mll_members(
         engine=engine,
     )
     traces = _traces(res)
+    # members with another start that converged normally: an abnormal line-search
+    # end at a lower loss is kept as it is (it is the lowest point found, reached
+    # from a start; line searches fail near an optimum when rounding dominates)
+    settled_elsewhere = torch.zeros(B, dtype=torch.bool, device=res.status.device)
     if len(starts) > 1:
-        res, traces = _best_of_starts(res, traces, len(starts), B)
+        res, traces, settled_elsewhere = _best_of_starts(res, traces, len(starts), B)
     attempts = torch.ones(layout.num_members, dtype=torch.long)
     # as BoTorch retries a fit that ended abnormally, but per member: members with
     # no finite loss or an abnormal line-search termination restart from their
     # priors until an attempt converges normally, keeping their best result
-    unsettled = _unsettled(res.status)
+    unsettled = _unsettled(res.status) & ~settled_elsewhere
     for _ in range(max_attempts - 1):
         retry = unsettled.nonzero().flatten()
         if retry.numel() == 0 or res.timed_out:
@@ -281,7 +285,7 @@ def fit_mll_members(
     result = _make_result(res, traces, attempts, layout, path, time.monotonic() - start)
     layout.scatter(res.x)
     record_fit_result(mll, result)
-    _report(result, res, layout)
+    _report(result, res, layout, settled_elsewhere)
     mll.eval()
     return result
 
@@ -352,9 +356,11 @@ def _traces(res: _lbfgs.LbfgsResult) -> list[list[float]]:
 
 
 def _best_of_starts(res: _lbfgs.LbfgsResult, traces, num_starts: int, B: int):
-    """Per member, the start with the lowest final loss (evaluations summed)."""
+    """Per member, the start with the lowest final loss (evaluations summed), and
+    whether some start of the member ended normally."""
     f = res.f.reshape(num_starts, B)
     usable = (res.status != _lbfgs.FAILED).reshape(num_starts, B) & torch.isfinite(f)
+    settled = (usable & ~_unsettled(res.status).reshape(num_starts, B)).any(0)
     best = torch.where(usable, f, torch.full_like(f, float("inf"))).argmin(0)
     pick = best * B + torch.arange(B, device=f.device)
     merged = _lbfgs.LbfgsResult(
@@ -366,7 +372,7 @@ def _best_of_starts(res: _lbfgs.LbfgsResult, traces, num_starts: int, B: int):
         runtime=res.runtime,
         timed_out=res.timed_out,
     )
-    return merged, [traces[int(i)] for i in pick]
+    return merged, [traces[int(i)] for i in pick], settled
 
 
 def _unsettled(status: Tensor) -> Tensor:
@@ -421,7 +427,9 @@ def _make_result(res, traces, attempts, layout: MemberLayout, path: str, runtime
     return FitResult(members, shape, runtime, path, timed_out=res.timed_out)
 
 
-def _report(result: FitResult, res: _lbfgs.LbfgsResult, layout: MemberLayout) -> None:
+def _report(
+    result: FitResult, res: _lbfgs.LbfgsResult, layout: MemberLayout, settled_elsewhere: Tensor
+) -> None:
     failed = [m.index for m in result.members if not math.isfinite(m.loss)]
     if len(failed) == len(result.members):
         raise ModelFittingError(
@@ -447,7 +455,16 @@ def _report(result: FitResult, res: _lbfgs.LbfgsResult, layout: MemberLayout) ->
             OptimizationWarning,
             stacklevel=4,
         )
-    abnormal = [m.index for m, s in zip(result.members, res.status) if int(s) == _lbfgs.ABNORMAL]
+    abnormal = [
+        m.index
+        for m, s, ok in zip(result.members, res.status, settled_elsewhere.tolist())
+        if int(s) == _lbfgs.ABNORMAL and not ok
+    ]
+    if len(abnormal) < int((res.status == _lbfgs.ABNORMAL).sum()):
+        logger.debug(
+            "%d member(s) kept an abnormal line-search end below a normally converged start",
+            int((res.status == _lbfgs.ABNORMAL).sum()) - len(abnormal),
+        )
     if abnormal:
         warnings.warn(
             f"{len(abnormal)} batch member(s) (indices {abnormal[:10]}"

@@ -47,6 +47,7 @@ class ScalarChoiceFusedLoss:
         n, d = X.shape[-2:]
         X = X.expand(*member_shape, n, d).reshape(B, n, d)
         self.B, self.n = B, n
+        self.order = torch.arange(B, device=X.device)
         if kernel.has_scalar_part:
             s = X[..., kernel.scalar_dims]
             self.s = s - s.mean(dim=-2, keepdim=True)  # centered, as gpytorch's kernels do
@@ -111,7 +112,9 @@ class ScalarChoiceFusedLoss:
 
     def __call__(self, params: Mapping[str, Tensor], members: Tensor) -> Tensor:
         kern, k = self.kernel, members.numel()
-        everyone = k == self.B  # all members: use the stored tensors, no copies
+        # all members in order: use the stored tensors, no copies (several starts per
+        # member can also give k == B rows, with repeated members)
+        everyone = k == self.B and bool((members == self.order).all())
 
         values: dict[str, Tensor] = {}
 

@@ -169,6 +169,29 @@ class TestFitGpytorchMll(BotorchTestCase):
         with self.assertRaisesRegex(UnsupportedError, "does not broadcast"):
             fit_gpytorch_mll(_mll(folds_X, folds_Y), warm_start=bad)
 
+    def test_abnormal_end_below_a_converged_start_is_kept(self):
+        # member 0: the abnormal start is lowest, the other converged: kept, no retry;
+        # member 1: every start abnormal: unsettled (retried from the priors)
+        from ax_ext.fit import _lbfgs
+        from ax_ext.fit.api import _best_of_starts, _unsettled
+
+        res = _lbfgs.LbfgsResult(
+            x=torch.arange(8, dtype=torch.double).view(4, 2),
+            f=torch.tensor([1.0, 3.0, 2.0, 4.0], dtype=torch.double),
+            status=torch.tensor(
+                [_lbfgs.ABNORMAL, _lbfgs.ABNORMAL, _lbfgs.CONVERGED_F, _lbfgs.ABNORMAL]
+            ),  # fmt: skip
+            num_iterations=torch.tensor([5, 6, 7, 8]),
+            num_evaluations=torch.tensor([10, 11, 12, 13]),
+        )
+        merged, traces, settled = _best_of_starts(res, [[1], [2], [3], [4]], 2, 2)
+        self.assertEqual(merged.status.tolist(), [_lbfgs.ABNORMAL, _lbfgs.ABNORMAL])
+        self.assertEqual(merged.f.tolist(), [1.0, 3.0])
+        self.assertEqual(merged.num_evaluations.tolist(), [22, 24])
+        self.assertEqual(traces, [[1], [2]])
+        self.assertEqual(settled.tolist(), [True, False])
+        self.assertEqual((_unsettled(merged.status) & ~settled).tolist(), [False, True])
+
     def test_timeout(self):
         X, Y = _data(batch=(3,), n=30, d=4)
         with self.assertWarnsRegex(OptimizationWarning, "timed out"):

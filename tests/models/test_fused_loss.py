@@ -61,6 +61,12 @@ class TestScalarChoiceFusedLoss(BotorchTestCase):
                 self.assertAllClose(
                     fused(layout.unflatten(x[some]), some), want[some], atol=1e-10, rtol=1e-10
                 )
+                # as many rows as members, but repeated members (several starts per
+                # member): each row is its own member's loss, not the stored order's
+                mixed = torch.tensor([3, 3, 0, 8, 8, 8, 1, 2, 5])
+                self.assertAllClose(
+                    fused(layout.unflatten(x[mixed]), mixed), want[mixed], atol=1e-10, rtol=1e-10
+                )
 
     def test_botorch_entry_point_uses_ax_ext(self):
         mll = _loo_mll()
