@@ -4,6 +4,7 @@ from botorch.cross_validation import gen_loo_cv_folds
 from botorch.utils.testing import BotorchTestCase
 from gpytorch.likelihoods import GaussianLikelihood
 from gpytorch.mlls import ExactMarginalLogLikelihood
+from gpytorch.priors import NormalPrior
 
 from ax_ext.fit import get_fit_result
 from ax_ext.fit._params import build_layout
@@ -19,6 +20,10 @@ def _loo_mll(n=9, cols=slice(None), **kwargs):
     folds = gen_loo_cv_folds(train_X=data.X[:, cols], train_Y=data.Y)
     model = ScalarChoiceGP(folds.train_X, folds.train_Y, **kwargs)
     return ExactMarginalLogLikelihood(model.likelihood, model)
+
+
+def _mean_constant(module):
+    return module.constant
 
 
 def _reference(mll):
@@ -67,6 +72,24 @@ class TestScalarChoiceFusedLoss(BotorchTestCase):
                 self.assertAllClose(
                     fused(layout.unflatten(x[mixed]), mixed), want[mixed], atol=1e-10, rtol=1e-10
                 )
+
+    def test_prior_through_its_closure(self):
+        # a prior the loss cannot map to a value it computes (here on the mean) is
+        # evaluated through its closure, for all members and for a subset
+        mll = _loo_mll()
+        prior = NormalPrior(0.3, 2.0)
+        mll.model.mean_module.register_prior("constant_prior", prior, _mean_constant)
+        layout = build_layout(mll, mll.model.train_targets.shape[:-1])
+        x = layout.gather() + 0.1
+        layout.scatter(x)
+        fused = ScalarChoiceFusedLoss.build(mll)
+        self.assertEqual(len(fused.other_priors), 1)
+        want = _reference(mll)
+        got = fused(layout.unflatten(x), torch.arange(layout.num_members))
+        self.assertAllClose(got, want, atol=1e-10, rtol=1e-10)
+        some = torch.tensor([2, 5])
+        got = fused(layout.unflatten(x[some]), some)
+        self.assertAllClose(got, want[some], atol=1e-10, rtol=1e-10)
 
     def test_botorch_entry_point_uses_ax_ext(self):
         mll = _loo_mll()
