@@ -41,8 +41,9 @@ def _member_mll(mll):
 
 class TestFitGpytorchMll(BotorchTestCase):
     def test_follows_scipy_lbfgsb_trajectory(self):
-        # one model: the loss after every step equals SciPy L-BFGS-B's (via BoTorch),
-        # with ax_ext's torch port and with the SciPy engine "auto" picks here
+        # one model in BoTorch's raw coordinates (log_scale=False): the loss after
+        # every step equals SciPy L-BFGS-B's (via BoTorch), with ax_ext's torch port
+        # and with the SciPy engine "auto" picks here
         X, Y = _data()
         ref = _mll(X, Y)
         ref.train()
@@ -50,7 +51,9 @@ class TestFitGpytorchMll(BotorchTestCase):
         fit_gpytorch_mll_scipy(ref, callback=lambda p, r: trace.append(r.fval))
         for engine in ("torch", "auto"):
             with self.subTest(engine=engine):
-                mll = fit_gpytorch_mll(_mll(X, Y), optimizer_kwargs={"engine": engine})
+                mll = fit_gpytorch_mll(
+                    _mll(X, Y), optimizer_kwargs={"engine": engine, "log_scale": False}
+                )
                 ours = get_fit_result(mll).members[0].loss_trace[1:]
                 self.assertEqual(len(ours), len(trace))
                 self.assertAllClose(
@@ -173,7 +176,7 @@ class TestFitGpytorchMll(BotorchTestCase):
         # member 0: the abnormal start is lowest, the other converged: kept, no retry;
         # member 1: every start abnormal: unsettled (retried from the priors)
         from ax_ext.fit import _lbfgs
-        from ax_ext.fit.api import _best_of_starts, _unsettled
+        from ax_ext.fit._starts import best_of_starts, is_unsettled
 
         res = _lbfgs.LbfgsResult(
             x=torch.arange(8, dtype=torch.double).view(4, 2),
@@ -184,13 +187,13 @@ class TestFitGpytorchMll(BotorchTestCase):
             num_iterations=torch.tensor([5, 6, 7, 8]),
             num_evaluations=torch.tensor([10, 11, 12, 13]),
         )
-        merged, traces, settled = _best_of_starts(res, [[1], [2], [3], [4]], 2, 2)
+        merged, traces, settled = best_of_starts(res, [[1], [2], [3], [4]], 2, 2)
         self.assertEqual(merged.status.tolist(), [_lbfgs.ABNORMAL, _lbfgs.ABNORMAL])
         self.assertEqual(merged.f.tolist(), [1.0, 3.0])
         self.assertEqual(merged.num_evaluations.tolist(), [22, 24])
         self.assertEqual(traces, [[1], [2]])
         self.assertEqual(settled.tolist(), [True, False])
-        self.assertEqual((_unsettled(merged.status) & ~settled).tolist(), [False, True])
+        self.assertEqual((is_unsettled(merged.status) & ~settled).tolist(), [False, True])
 
     def test_timeout(self):
         X, Y = _data(batch=(3,), n=30, d=4)
@@ -310,3 +313,43 @@ class TestFitGpytorchMll(BotorchTestCase):
         trace = res.trace_dataframe()
         self.assertEqual(set(trace.columns), {"member", "step", "loss"})
         self.assertEqual(len(trace), sum(len(m.loss_trace) for m in res.members))
+
+    def test_prior_restarts(self):
+        for dtype in DTYPES:
+            with self.subTest(dtype=dtype):
+                X, Y = _data(batch=(3,), n=10, seed=2, dtype=dtype)
+                one = get_fit_result(fit_gpytorch_mll(_mll(X, Y), optimizer_kwargs=FAST))
+                rng = torch.random.get_rng_state()
+                fits = [
+                    fit_gpytorch_mll(
+                        _mll(X, Y), optimizer_kwargs=FAST, restarts=3, restart_seed=seed
+                    )
+                    for seed in (7, 7, 8)
+                ]
+                # seeded draws, and torch's global random state is left alone
+                self.assertTrue(torch.equal(rng, torch.random.get_rng_state()))
+                res = [get_fit_result(f) for f in fits]
+                self.assertAllClose(res[0].losses, res[1].losses, atol=0, rtol=0)
+                for r in res:
+                    # the current values are one of the starts: never worse than them
+                    tol = 1e-4 if dtype == torch.float32 else 1e-8
+                    self.assertTrue(bool((r.losses <= one.losses + tol).all()))
+                    if dtype == torch.float64:  # (float32 single starts may retry)
+                        for m, m1 in zip(r.members, one.members):
+                            self.assertGreater(m.num_evaluations, m1.num_evaluations)
+        with self.assertRaisesRegex(UnsupportedError, "non-negative integer"):
+            fit_gpytorch_mll(_mll(X, Y), restarts=-1)
+        with self.assertRaisesRegex(UnsupportedError, "non-negative integer"):
+            fit_gpytorch_mll(_mll(X, Y), restarts=1.5)
+
+    def test_closure_takes_one_start(self):
+        from botorch.optim.closures import get_loss_closure_with_grads
+        from botorch.optim.utils import get_parameters
+
+        X, Y = _data(n=10)
+        mll = _mll(X, Y)
+        closure = get_loss_closure_with_grads(
+            mll, parameters=get_parameters(mll, requires_grad=True)
+        )
+        with self.assertRaisesRegex(UnsupportedError, "takes one start"):
+            fit_gpytorch_mll(mll, closure=closure, restarts=2)

@@ -81,6 +81,33 @@ class TestScalarChoiceGP(BotorchTestCase):
                 rmse_const = (Y.mean() - Yt).square().mean().sqrt().item()
                 self.assertLess(rmse, 0.3 * rmse_const)
 
+    def test_custom_fit_restarts_single_models(self):
+        from ax_ext.fit import get_fit_result
+        from ax_ext.models.scalar_choice_gp import SINGLE_MODEL_RESTARTS
+
+        data = mixed_dataset(n=16, seed=3)
+        opts = {"options": {"maxiter": 40}}
+
+        def evals(X, Y, **kwargs):
+            model = ScalarChoiceGP(X, Y, scalar_dims=data.scalar_dims)
+            mll = ExactMarginalLogLikelihood(model.likelihood, model)
+            fit_gpytorch_mll(mll, optimizer_kwargs=opts, **kwargs)  # BoTorch's entry
+            res = get_fit_result(mll)
+            return [m.num_evaluations for m in res.members], res.losses
+
+        # one model: the default start plus SINGLE_MODEL_RESTARTS prior draws
+        default, loss = evals(data.X, data.Y)
+        explicit, loss_explicit = evals(data.X, data.Y, restarts=SINGLE_MODEL_RESTARTS)
+        single, loss_single = evals(data.X, data.Y, restarts=0)
+        self.assertEqual(default, explicit)
+        self.assertAllClose(loss, loss_explicit, atol=0, rtol=0)
+        self.assertGreater(default[0], single[0])
+        self.assertLessEqual(float(loss), float(loss_single) + 1e-8)
+        # batched models (e.g. folds) get no extra starts unless asked
+        X = data.X.expand(2, *data.X.shape).clone()
+        Y = data.Y.expand(2, *data.Y.shape).clone()
+        self.assertEqual(evals(X, Y)[0], evals(X, Y, restarts=0)[0])
+
     def test_batched_folds_and_multi_output(self):
         data = mixed_dataset(n=10)
         X = data.X.expand(3, 10, 9).clone()
