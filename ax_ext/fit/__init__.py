@@ -7,21 +7,27 @@ kernels or models. Models can offer a faster fused loss through
 """
 
 from ax_ext.fit.api import fit_gpytorch_mll, fit_gpytorch_mll_directly, fit_mll_members
+from ax_ext.fit.options import FitOptions
 from ax_ext.fit.protocol import (
     FusedMemberLoss,
+    SupportsFitDefaults,
     SupportsFusedMemberLoss,
+    model_fit_defaults,
     supports_fused_member_loss,
 )
 from ax_ext.fit.result import FitResult, MemberFitResult, get_fit_result
 
 __all__ = [
+    "FitOptions",
     "FitResult",
     "FusedMemberLoss",
     "MemberFitResult",
+    "SupportsFitDefaults",
     "SupportsFusedMemberLoss",
     "fit_gpytorch_mll",
     "fit_gpytorch_mll_directly",
     "fit_mll_members",
     "get_fit_result",
+    "model_fit_defaults",
     "supports_fused_member_loss",
 ]

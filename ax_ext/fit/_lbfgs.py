@@ -16,60 +16,24 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
 
+from ax_ext.fit._lbfgs_types import (
+    ABNORMAL,
+    CONVERGED_F,
+    CONVERGED_G,
+    FAILED,
+    MAXFUN,
+    MAXITER,
+    RUNNING,
+    TIMEOUT,
+    LbfgsOptions,
+    LbfgsResult,
+    MemberObjective,
+)
 from ax_ext.fit._linesearch import MoreThuente
-
-#: objective(x_rows (k x P), member_indices (k,)) -> (loss (k,), grad (k x P));
-#: non-finite losses are allowed and treated as "worse than anything".
-MemberObjective = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
-
-#: the engines :func:`minimize_members` can use
-ENGINES = ("auto", "torch", "scipy")
-
-# status codes, kept as small ints in a tensor
-RUNNING, CONVERGED_F, CONVERGED_G, ABNORMAL, MAXITER, MAXFUN, TIMEOUT, FAILED = range(8)
-
-MESSAGES = {
-    RUNNING: "running",
-    CONVERGED_F: "CONVERGENCE: REL_REDUCTION_OF_F_<=_FTOL",
-    CONVERGED_G: "CONVERGENCE: NORM_OF_PROJECTED_GRADIENT_<=_GTOL",
-    ABNORMAL: "ABNORMAL_TERMINATION_IN_LNSRCH",
-    MAXITER: "STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT",
-    MAXFUN: "STOP: TOTAL NO. OF FUNCTION EVALUATIONS EXCEEDS LIMIT",
-    TIMEOUT: "STOP: TIMEOUT",
-    FAILED: "FAILURE: NON-FINITE LOSS OR GRADIENT AT THE STARTING POINT",
-}
-
-
-@dataclass
-class LbfgsOptions:
-    """Options, named as scipy's L-BFGS-B (and so BoTorch) names them."""
-
-    maxiter: int = 15000
-    maxfun: int = 15000
-    ftol: float = 1e7 * torch.finfo(torch.float64).eps  # scipy's default factr * eps
-    gtol: float = 1e-5
-    maxcor: int = 10
-    maxls: int = 20
-    timeout_sec: float | None = None
-
-
-@dataclass
-class LbfgsResult:
-    """Per-member outcome of :func:`minimize_members`."""
-
-    x: Tensor  # B x P
-    f: Tensor  # B
-    status: Tensor  # B (int codes above)
-    num_iterations: Tensor  # B
-    num_evaluations: Tensor  # B
-    trace: list[Tensor] = field(default_factory=list)  # per iteration: B losses (NaN = idle)
-    runtime: float = 0.0
-    timed_out: bool = False
 
 
 def _bmv(M: Tensor, v: Tensor) -> Tensor:
@@ -203,7 +167,7 @@ def minimize_members(
     upper: Tensor,
     options: LbfgsOptions,
     callback: Callable[[Tensor, Tensor, Tensor], None] | None = None,
-    engine: str = "auto",
+    spent: int = 0,
 ) -> LbfgsResult:
     r"""Minimize ``B`` independent bound-constrained problems with L-BFGS-B.
 
@@ -215,10 +179,8 @@ def minimize_members(
         upper: ``B x P`` (or broadcastable) upper bounds; ``inf`` for none.
         options: Tolerances, budgets and timeout (SciPy's names and defaults).
         callback: Called after every iteration with ``(x, f, running)``.
-        engine: ``"torch"`` (this vectorized port), ``"scipy"`` (SciPy's L-BFGS-B,
-            one member on the CPU only) or ``"auto"``: SciPy for a single member on
-            the CPU, where its compiled iteration is cheaper, else torch. A SciPy
-            run that meets a non-finite loss is redone here.
+        spent: Evaluations already spent on these members (e.g. by a SciPy run
+            that was abandoned), counted in ``num_evaluations``.
 
     Returns:
         An :class:`LbfgsResult`. Members whose starting point has a non-finite loss
@@ -226,21 +188,6 @@ def minimize_members(
     """
     start = time.monotonic()
     B, P = x0.shape
-    if engine not in ENGINES:
-        raise ValueError(f"Expected engine in {ENGINES}, got {engine!r}.")
-    single_cpu = B == 1 and x0.device.type == "cpu"
-    if engine == "scipy" and not single_cpu:
-        raise ValueError(
-            f"engine='scipy' takes one member on the CPU; got {B} member(s) on "
-            f"{x0.device}. Use engine='torch' or 'auto'."
-        )
-    spent = 0
-    if engine == "scipy" or (engine == "auto" and single_cpu):
-        from ax_ext.fit._scipy_single import minimize_single
-
-        result, spent = minimize_single(objective, x0, lower, upper, options, callback)
-        if result is not None:
-            return result
     dev, dt = x0.device, x0.dtype
     lower = lower.expand(B, P).to(x0)
     upper = upper.expand(B, P).to(x0)

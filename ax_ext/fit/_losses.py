@@ -1,9 +1,14 @@
-"""Per-member loss functions: the model's fused loss, a generic subset path, fallbacks.
+"""Per-member objectives: the model's fused loss, a subset path, and BoTorch's loss.
 
-Every builder returns ``loss(params, members) -> k`` negative MLL values (per data
-point, priors included, exactly ``-mll(...)`` of those members), where ``params``
-maps MLL parameter names to ``k x *tail`` tensors and ``members`` holds the flat
-member indices. :func:`make_objective` adds gradients.
+A *member loss* ``loss(params, members) -> k`` returns negative MLL values (per
+data point, priors included, exactly ``-mll(...)`` of those members) where
+``params`` maps MLL parameter names to ``k x *tail`` tensors swapped into the
+modules; :func:`make_objective` adds gradients. Swapping parameters of another
+batch size into a module is only correct for modules known to take it, so the
+subset path is limited to a fixed set of GPyTorch classes
+(:func:`subset_eligible`). Every other exact GP is evaluated by
+:func:`botorch_objective`: BoTorch's own loss closure on the model's real
+parameters, written in place, exactly what BoTorch's fit evaluates.
 """
 
 from __future__ import annotations
@@ -15,74 +20,89 @@ from typing import Any
 import gpytorch
 import torch
 from botorch.models import SingleTaskGP
+from botorch.optim.closures import get_loss_closure
+from gpytorch.constraints import Interval
+from gpytorch.kernels import (
+    AdditiveKernel,
+    LinearKernel,
+    MaternKernel,
+    ProductKernel,
+    RBFKernel,
+    ScaleKernel,
+)
+from gpytorch.kernels.kernel import Distance
 from gpytorch.likelihoods import FixedNoiseGaussianLikelihood, GaussianLikelihood
+from gpytorch.likelihoods.noise_models import FixedGaussianNoise, HomoskedasticNoise
+from gpytorch.means import ConstantMean, ZeroMean
 from gpytorch.mlls import ExactMarginalLogLikelihood, MarginalLogLikelihood
+from gpytorch.priors import Prior
 from linear_operator.utils.errors import NotPSDError
 from torch import Tensor
 
+from ax_ext.fit._lbfgs_types import MemberObjective
 from ax_ext.fit._params import MemberLayout
 from ax_ext.fit.dense import gaussian_nll, member_parameters, prior_log_prob, swap_parameters
-from ax_ext.fit.protocol import FusedMemberLoss, supports_fused_member_loss
+from ax_ext.fit.protocol import supports_fused_member_loss
 
 logger = logging.getLogger(__name__)
 
 MemberLoss = Callable[[Mapping[str, Tensor], Tensor], Tensor]
 
-_NUMERICAL_ERRORS = (NotPSDError, torch.linalg.LinAlgError, ValueError)
+#: numerical failures of one evaluation (the line search backs off from them)
+NUMERICAL_ERRORS = (NotPSDError, torch.linalg.LinAlgError, ValueError)
+
+#: module classes whose parameters may be swapped for ``k``-member tensors: their
+#: forward broadcasts every parameter against the inputs' batch and holds no
+#: batch-shaped buffers (checked by type, exactly: a subclass may not)
+_SUBSET_MODULES = (
+    RBFKernel,
+    MaternKernel,
+    ScaleKernel,
+    LinearKernel,
+    AdditiveKernel,
+    ProductKernel,
+    ConstantMean,
+    ZeroMean,
+    GaussianLikelihood,
+    FixedNoiseGaussianLikelihood,
+    HomoskedasticNoise,
+    FixedGaussianNoise,
+)
 
 
-def select_member_loss(
-    mll: MarginalLogLikelihood, layout: MemberLayout, closure_kwargs: dict[str, Any] | None
-) -> tuple[MemberLoss, str]:
-    """The fastest correct member loss for ``mll``, and the name of the path taken."""
+def fused_loss(mll: MarginalLogLikelihood) -> MemberLoss | None:
+    """The model's own fused loss (:mod:`ax_ext.fit.protocol`), if it offers one."""
     model = mll.model
-    if not layout.coupled and not closure_kwargs:
-        if supports_fused_member_loss(model):
-            fused = model.fused_member_loss(mll)
-            if fused is not None:
-                return _guarded(fused, layout), "fused"
-        if _subset_eligible(mll):
-            return _guarded(_SubsetLoss(mll, layout), layout), "subset"
-    return _FullBatchLoss(mll, layout, closure_kwargs or {}), "full-batch"
+    return model.fused_member_loss(mll) if supports_fused_member_loss(model) else None
 
 
-def _subset_eligible(mll: MarginalLogLikelihood) -> bool:
+def subset_eligible(mll: MarginalLogLikelihood) -> str | None:
+    """``None`` if the subset path takes ``mll``, else why not."""
     model = mll.model
-    return (
-        type(mll) is ExactMarginalLogLikelihood
-        and getattr(type(model), "forward", None) is SingleTaskGP.forward
-        and len(model.train_inputs) == 1
-        and type(model.likelihood) in (GaussianLikelihood, FixedNoiseGaussianLikelihood)
-        and not list(model.added_loss_terms())
-        and not any(n.startswith("input_transform") for n, _ in model.named_parameters())
-        and gpytorch.settings.observation_nan_policy.value() == "ignore"
-    )
+    if type(mll) is not ExactMarginalLogLikelihood:
+        return f"the MLL is a {type(mll).__name__}"
+    if getattr(type(model), "forward", None) is not SingleTaskGP.forward:
+        return f"{type(model).__name__} has its own forward"
+    if len(getattr(model, "train_inputs", ())) != 1:
+        return "the model has several training inputs"
+    if list(model.added_loss_terms()):
+        return "the model adds loss terms"
+    if any(n.startswith("input_transform") for n, _ in model.named_parameters()):
+        return "the input transform has parameters"
+    if gpytorch.settings.observation_nan_policy.value() != "ignore":
+        return "GPyTorch's observation_nan_policy is not 'ignore'"
+    for part in (model.covar_module, model.mean_module, model.likelihood):
+        for module in part.modules():
+            if isinstance(module, (Prior, Interval, Distance)):
+                continue
+            if type(module) not in _SUBSET_MODULES:
+                return f"{type(module).__name__} is not among the modules the subset path takes"
+    return None
 
 
-def _guarded(loss: MemberLoss, layout: MemberLayout) -> MemberLoss:
-    """Isolate numerical failures: if a batch evaluation fails, evaluate members
-    one by one and give the failing ones a NaN loss (the line search backs off)."""
-
-    def wrapped(params: Mapping[str, Tensor], members: Tensor) -> Tensor:
-        try:
-            return loss(params, members)
-        except _NUMERICAL_ERRORS as err:
-            if members.numel() == 1:
-                logger.debug("member %d: numerical error %s", int(members[0]), err)
-                return _nan_like(params, members)
-        out = []
-        for i in range(members.numel()):
-            one = {n: v[i : i + 1] for n, v in params.items()}
-            out.append(wrapped(one, members[i : i + 1]))
-        return torch.cat(out)
-
-    return wrapped
-
-
-def _nan_like(params: Mapping[str, Tensor], members: Tensor) -> Tensor:
-    v = next(iter(params.values()))
-    # keep the graph connected so autograd.grad works; NaN marks the failure
-    return v.reshape(members.numel(), -1)[:, 0] * float("nan")
+def subset_loss(mll: ExactMarginalLogLikelihood, layout: MemberLayout) -> MemberLoss:
+    """The subset path's member loss (see :class:`_SubsetLoss`)."""
+    return _SubsetLoss(mll, layout)
 
 
 class _SubsetLoss:
@@ -129,37 +149,29 @@ class _SubsetLoss:
             return (nll - prior_log_prob(model, k, self.priors)) / n
 
 
-class _FullBatchLoss:
-    """Fallback for models the subset path cannot take apart (custom ``forward``,
-    learnable input transforms, other likelihoods, shared parameters): every
-    evaluation runs the whole batch and returns the requested members' losses.
-    Members are still optimized independently."""
+def guarded(loss: MemberLoss) -> MemberLoss:
+    """Isolate numerical failures: if a batch evaluation fails, evaluate members
+    one by one and give the failing ones a NaN loss (the line search backs off)."""
 
-    def __init__(
-        self, mll: MarginalLogLikelihood, layout: MemberLayout, closure_kwargs: dict[str, Any]
-    ) -> None:
-        self.mll = mll
-        self.layout = layout
-        self.closure_kwargs = closure_kwargs
-
-    def __call__(self, params: Mapping[str, Tensor], members: Tensor) -> Tensor:
-        layout = self.layout
-        base = layout.gather()
-        rows = torch.cat([v.reshape(members.numel(), -1) for v in params.values()], -1)
-        full = base.index_put((members,), rows)
-        model = self.mll.model
+    def wrapped(params: Mapping[str, Tensor], members: Tensor) -> Tensor:
         try:
-            with swap_parameters(self.mll, layout.full_values(full)):
-                out = self.mll(
-                    model(*model.train_inputs), model.train_targets, **self.closure_kwargs
-                )
-        except _NUMERICAL_ERRORS as err:
-            logger.debug("batch evaluation failed: %s", err)
-            return rows[:, 0] * float("nan")
-        return -out.reshape(-1)[members] if not layout.coupled else -out.sum().reshape(1)
+            return loss(params, members)
+        except NUMERICAL_ERRORS as err:
+            if members.numel() == 1:
+                logger.debug("member %d: numerical error %s", int(members[0]), err)
+                v = next(iter(params.values()))
+                # keep the graph connected so autograd.grad works; NaN marks the failure
+                return v.reshape(1, -1)[:, 0] * float("nan")
+        out = []
+        for i in range(members.numel()):
+            one = {n: v[i : i + 1] for n, v in params.items()}
+            out.append(wrapped(one, members[i : i + 1]))
+        return torch.cat(out)
+
+    return wrapped
 
 
-def make_objective(loss: MemberLoss, layout: MemberLayout):
+def make_objective(loss: MemberLoss, layout: MemberLayout) -> MemberObjective:
     """Wrap a member loss into ``objective(rows, members) -> (loss, grad)``."""
 
     def objective(rows: Tensor, members: Tensor) -> tuple[Tensor, Tensor]:
@@ -174,4 +186,61 @@ def make_objective(loss: MemberLoss, layout: MemberLayout):
     return objective
 
 
-__all__ = ["FusedMemberLoss", "MemberLoss", "make_objective", "select_member_loss"]
+def botorch_losses(
+    mll: MarginalLogLikelihood, closure_kwargs: Mapping[str, Any] | None
+) -> Callable[[], Tensor]:
+    """BoTorch's loss closure for ``mll`` (``-mll(model(train_X), train_Y)``, not
+    reduced: one value per batch member), with ``closure_kwargs`` passed on."""
+    forward = get_loss_closure(mll)
+    kwargs = dict(closure_kwargs or {})
+    return lambda: forward(**kwargs)
+
+
+def botorch_objective(
+    mll: MarginalLogLikelihood,
+    layout: MemberLayout,
+    closure_kwargs: Mapping[str, Any] | None = None,
+) -> MemberObjective:
+    """``objective(rows, members)`` on BoTorch's own loss, parameters set in place.
+
+    The members' rows are written into the model's parameters (the others keep
+    their values) and the whole model is evaluated, as BoTorch's fit evaluates it.
+    For a coupled layout (one member) the loss is the sum over the batch, as in
+    BoTorch; otherwise each member's value is its own entry of the loss, which is
+    correct only for models whose members are independent (checked by
+    :func:`ax_ext.fit._dispatch.plan_fit` before it chooses this per member).
+    """
+    losses = botorch_losses(mll, closure_kwargs)
+    B = layout.num_members
+
+    def objective(rows: Tensor, members: Tensor) -> tuple[Tensor, Tensor]:
+        layout.write_rows(rows, members)
+        try:
+            with torch.enable_grad():
+                out = losses()
+                value = out.sum().reshape(1) if layout.coupled else out.reshape(B)[members]
+                grads = torch.autograd.grad(value.sum(), layout.params, allow_unused=True)
+        except NUMERICAL_ERRORS as err:
+            logger.debug("model evaluation failed: %s", err)
+            nan = torch.full((members.numel(),), float("nan"), dtype=rows.dtype, device=rows.device)
+            return nan, torch.full_like(rows, float("nan"))
+        flat = [
+            (torch.zeros_like(p) if g is None else g).reshape(B, -1)[members]
+            for p, g in zip(layout.params, grads)
+        ]
+        return value.detach(), torch.cat(flat, dim=-1).detach()
+
+    return objective
+
+
+__all__ = [
+    "NUMERICAL_ERRORS",
+    "MemberLoss",
+    "botorch_losses",
+    "botorch_objective",
+    "fused_loss",
+    "guarded",
+    "make_objective",
+    "subset_eligible",
+    "subset_loss",
+]

@@ -68,6 +68,19 @@ class MemberLayout:
         for p, v in zip(self.params, self.full_values(x).values()):
             p.copy_(v.reshape(p.shape))
 
+    @torch.no_grad()
+    def write_rows(self, rows: Tensor, members: Tensor) -> None:
+        """Write ``k x P`` rows of the given members into the parameters, in place
+        (the other members' values are left as they are)."""
+        B = self.num_members
+        for p, chunk in zip(self.params, rows.split(self.sizes, dim=-1)):
+            if p.is_contiguous():
+                p.view(B, -1)[members] = chunk.to(p)
+            else:
+                full = p.detach().reshape(B, -1).clone()
+                full[members] = chunk.to(p)
+                p.copy_(full.reshape(p.shape))
+
 
 def build_layout(
     mll: MarginalLogLikelihood,
@@ -90,10 +103,8 @@ def build_layout(
             "nothing to fit."
         )
     nd = len(member_shape)
-    coupled = single or (
-        member_shape.numel() > 1 and any(p.shape[:nd] != member_shape for _, p in named)
-    )
-    if coupled and not single:
+    coupled = single or (nd > 0 and any(p.shape[:nd] != member_shape for _, p in named))
+    if coupled and not single and member_shape.numel() > 1:
         shared = [n for n, p in named if p.shape[:nd] != member_shape]
         logger.info(
             "Parameters %s are shared by all %d batch members, so the members are fitted "

@@ -6,13 +6,14 @@ per-iteration cost of the torch port (a few hundred small tensor operations) is
 larger than that of SciPy's compiled L-BFGS-B, which follows the same algorithm.
 :func:`minimize_single` runs SciPy's routine through the public
 :func:`scipy.optimize.minimize` on the same objective and returns the same
-:class:`~ax_ext.fit._lbfgs.LbfgsResult`: per-iteration losses, evaluation and
+:class:`~ax_ext.fit._lbfgs_types.LbfgsResult`: per-iteration losses, evaluation and
 iteration counts, status, the iteration callback and the timeout.
 
 SciPy's line search has no answer to a non-finite loss; when one occurs the run
 is abandoned and :func:`minimize_single` returns ``None`` (with the number of
-evaluations it spent), so that the caller can use the torch port, which treats a
-non-finite value as "worse than anything" and keeps going.
+evaluations it spent), so that the caller (:func:`ax_ext.fit._members.minimize`,
+which chooses the engine) can use the torch port, which treats a non-finite value
+as "worse than anything" and keeps going.
 """
 
 from __future__ import annotations
@@ -24,35 +25,36 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from scipy.optimize import minimize
+from threadpoolctl import threadpool_limits
 from torch import Tensor
 
-from ax_ext.fit import _lbfgs
+from ax_ext.fit import _lbfgs_types as lt
 
 
 class _NonFinite(Exception):
     """Raised inside the objective to abandon SciPy's run."""
 
 
-def _status(message: str, nfev: int, nit: int, options: _lbfgs.LbfgsOptions) -> int:
+def _status(message: str, nfev: int, nit: int, options: lt.LbfgsOptions) -> int:
     if message.startswith("CONVERGENCE"):
-        return _lbfgs.CONVERGED_G if "GRADIENT" in message else _lbfgs.CONVERGED_F
+        return lt.CONVERGED_G if "GRADIENT" in message else lt.CONVERGED_F
     if "CALLBACK" in message:
-        return _lbfgs.TIMEOUT
+        return lt.TIMEOUT
     if "ITERATIONS" in message or nit >= options.maxiter:
-        return _lbfgs.MAXITER
+        return lt.MAXITER
     if "EVALUATIONS" in message or nfev > options.maxfun:
-        return _lbfgs.MAXFUN
-    return _lbfgs.ABNORMAL
+        return lt.MAXFUN
+    return lt.ABNORMAL
 
 
 def minimize_single(
-    objective: _lbfgs.MemberObjective,
+    objective: lt.MemberObjective,
     x0: Tensor,
     lower: Tensor,
     upper: Tensor,
-    options: _lbfgs.LbfgsOptions,
+    options: lt.LbfgsOptions,
     callback: Callable[[Tensor, Tensor, Tensor], None] | None = None,
-) -> tuple[_lbfgs.LbfgsResult | None, int]:
+) -> tuple[lt.LbfgsResult | None, int]:
     r"""Minimize one bound-constrained problem with SciPy's L-BFGS-B.
 
     Args:
@@ -65,7 +67,7 @@ def minimize_single(
         callback: Called after every iteration with ``(x, f, running)``.
 
     Returns:
-        ``(result, evaluations)``: the :class:`~ax_ext.fit._lbfgs.LbfgsResult`, or
+        ``(result, evaluations)``: the :class:`~ax_ext.fit._lbfgs_types.LbfgsResult`, or
         ``None`` if a loss or gradient was not finite, and the number of
         objective evaluations made.
     """
@@ -106,28 +108,32 @@ def minimize_single(
     lo_np, up_np = lo.to(torch.float64).numpy(), up.to(torch.float64).numpy()
     x_np = x_start.to(torch.float64).numpy()
     try:
-        res = minimize(
-            fun,
-            x_np,
-            jac=True,
-            method="L-BFGS-B",
-            bounds=list(zip(lo_np, up_np)),
-            callback=on_iteration,
-            options={
-                "maxiter": options.maxiter,
-                "maxfun": options.maxfun,
-                "ftol": options.ftol,
-                "gtol": options.gtol,
-                "maxcor": options.maxcor,
-                "maxls": options.maxls,
-            },
-        )
+        # SciPy >= 1.15's L-BFGS-B calls BLAS between evaluations; a threaded BLAS
+        # then competes with torch's threads and every evaluation slows down about
+        # twofold (scipy/scipy#22438). BoTorch limits BLAS to one thread here too.
+        with threadpool_limits(limits=1, user_api="blas"):
+            res = minimize(
+                fun,
+                x_np,
+                jac=True,
+                method="L-BFGS-B",
+                bounds=list(zip(lo_np, up_np)),
+                callback=on_iteration,
+                options={
+                    "maxiter": options.maxiter,
+                    "maxfun": options.maxfun,
+                    "ftol": options.ftol,
+                    "gtol": options.gtol,
+                    "maxcor": options.maxcor,
+                    "maxls": options.maxls,
+                },
+            )
     except _NonFinite:
         return None, evaluations[0]
     status = _status(str(res.message), evaluations[0], int(res.nit), options)
     if timed_out[0]:
-        status = _lbfgs.TIMEOUT
-    result = _lbfgs.LbfgsResult(
+        status = lt.TIMEOUT
+    result = lt.LbfgsResult(
         x=torch.from_numpy(res.x).to(dtype=dt, device=dev).view(1, P),
         f=torch.tensor([float(res.fun)], dtype=dt, device=dev),
         status=torch.tensor([status], dtype=torch.long, device=dev),

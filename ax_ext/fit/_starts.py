@@ -10,7 +10,7 @@ from gpytorch.mlls import MarginalLogLikelihood
 from torch import Tensor
 from torch.nn import Module
 
-from ax_ext.fit import _lbfgs
+from ax_ext.fit import _lbfgs_types as lt
 from ax_ext.fit._params import MemberLayout, prior_sample_rows, warm_start_rows
 
 logger = logging.getLogger(__name__)
@@ -42,15 +42,15 @@ def prior_restart_rows(
         return [prior_sample_rows(layout, model) for _ in range(restarts)]
 
 
-def best_of_starts(res: _lbfgs.LbfgsResult, traces, num_starts: int, B: int):
+def best_of_starts(res: lt.LbfgsResult, traces, num_starts: int, B: int):
     """Per member, the start with the lowest final loss (evaluations summed), and
     whether some start of the member ended normally."""
     f = res.f.reshape(num_starts, B)
-    usable = (res.status != _lbfgs.FAILED).reshape(num_starts, B) & torch.isfinite(f)
+    usable = (res.status != lt.FAILED).reshape(num_starts, B) & torch.isfinite(f)
     settled = (usable & ~is_unsettled(res.status).reshape(num_starts, B)).any(0)
     best = torch.where(usable, f, torch.full_like(f, float("inf"))).argmin(0)
     pick = best * B + torch.arange(B, device=f.device)
-    merged = _lbfgs.LbfgsResult(
+    merged = lt.LbfgsResult(
         x=res.x[pick],
         f=res.f[pick],
         status=res.status[pick],
@@ -64,4 +64,4 @@ def best_of_starts(res: _lbfgs.LbfgsResult, traces, num_starts: int, B: int):
 
 def is_unsettled(status: Tensor) -> Tensor:
     """Members with no finite loss or an abnormal line-search end (retried)."""
-    return (status == _lbfgs.FAILED) | (status == _lbfgs.ABNORMAL)
+    return (status == lt.FAILED) | (status == lt.ABNORMAL)

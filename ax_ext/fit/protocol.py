@@ -25,7 +25,20 @@ members **with those parameter values**: divided by the number of data points,
 priors included, differentiable with respect to ``params``. A member whose value
 cannot be computed (e.g. a failed Cholesky) gets ``NaN``; it must not affect the
 other members. The fitter checks nothing else, so implementations should be
-tested for equality with the MLL (see ``tests/models/test_fused_loss.py``).
+tested for equality with the MLL (see ``tests/models/test_fused_loss.py``); the
+fitter compares it with BoTorch's loss at the starting values and does not use it
+if they differ.
+
+A model may also say how it should be fitted by default, e.g. with more starts
+for a likelihood known to have several optima:
+
+.. code-block:: python
+
+    def default_fit_options(self, mll) -> Mapping[str, Any]: ...
+
+returning :class:`~ax_ext.fit.FitOptions` names and values (``{"restarts": 4}``).
+They apply only when ax_ext's own L-BFGS-B fits the model from its loss (not from
+a user closure) and the caller did not set them.
 """
 
 from __future__ import annotations
@@ -35,7 +48,13 @@ from typing import Any, Protocol, runtime_checkable
 
 from torch import Tensor
 
-__all__ = ["FusedMemberLoss", "SupportsFusedMemberLoss", "supports_fused_member_loss"]
+__all__ = [
+    "FusedMemberLoss",
+    "SupportsFitDefaults",
+    "SupportsFusedMemberLoss",
+    "model_fit_defaults",
+    "supports_fused_member_loss",
+]
 
 #: ``(params, members) -> k`` negative MLL values, see the module docstring.
 FusedMemberLoss = Callable[[Mapping[str, Tensor], Tensor], Tensor]
@@ -51,3 +70,16 @@ class SupportsFusedMemberLoss(Protocol):
 def supports_fused_member_loss(model: Any) -> bool:
     """Whether ``model`` implements :class:`SupportsFusedMemberLoss`."""
     return callable(getattr(model, "fused_member_loss", None))
+
+
+@runtime_checkable
+class SupportsFitDefaults(Protocol):
+    """A model with its own default fit options."""
+
+    def default_fit_options(self, mll: Any) -> Mapping[str, Any]: ...
+
+
+def model_fit_defaults(mll: Any) -> Mapping[str, Any]:
+    """The default fit options ``mll``'s model asks for (``{}`` if none)."""
+    method = getattr(getattr(mll, "model", None), "default_fit_options", None)
+    return dict(method(mll)) if callable(method) else {}

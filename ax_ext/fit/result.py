@@ -53,11 +53,19 @@ class FitResult:
         members: One :class:`MemberFitResult` per member, in row-major order.
         member_shape: The batch shape the members form (``()`` for one model).
         runtime: Wall time of the fit in seconds.
-        path: How members were evaluated: ``"fused"`` (the model's fused loss),
-            ``"subset"`` (GPyTorch modules on the active members only),
-            ``"full-batch"`` (the whole batch each time) or ``"closure"`` (a
-            user closure, one joint problem).
+        path: Which fit ran (``docs/fitting.md#paths``): per member, ``"fused"``
+            (the model's fused loss), ``"subset"`` (GPyTorch modules on the active
+            members only) or ``"full-batch"`` (the whole batch each time, on
+            BoTorch's loss); one problem, ``"joint"`` (the whole model on
+            BoTorch's loss) or ``"closure"`` (a user closure); ``"botorch"``
+            (BoTorch's own routine; ``members`` is then empty) or
+            ``"model-list"`` (each sub-model fitted on its own; see ``parts``).
         timed_out: Whether ``timeout_sec`` stopped the fit.
+        reason: Why this path was taken, in a sentence.
+        coordinates: ``"log"`` if some parameters moved in log coordinates,
+            ``"raw"`` if all moved in BoTorch's (``""`` for BoTorch's routine).
+        parts: For ``"model-list"``, the result of each sub-model, in order
+            (``None`` for a sub-model whose own ``custom_fit`` recorded none).
     """
 
     members: list[MemberFitResult]
@@ -65,6 +73,9 @@ class FitResult:
     runtime: float
     path: str
     timed_out: bool = False
+    reason: str = ""
+    coordinates: str = ""
+    parts: list[FitResult | None] = field(default_factory=list)
 
     @property
     def total_evaluations(self) -> int:
@@ -79,8 +90,10 @@ class FitResult:
 
     @property
     def success(self) -> bool:
-        """Whether every member ended with a finite loss."""
-        return all(math.isfinite(m.loss) for m in self.members)
+        """Whether every member (of every part) ended with a finite loss."""
+        return all(math.isfinite(m.loss) for m in self.members) and all(
+            p.success for p in self.parts if p is not None
+        )
 
     def to_dataframe(self) -> Any:
         """One row per member (``pandas.DataFrame``), without the traces."""

@@ -221,22 +221,12 @@ class ScalarChoiceGP(SingleTaskGP):
         r"""BoTorch 0.18's fitting hook: fit with :func:`ax_ext.fit.fit_gpytorch_mll`.
 
         ``botorch.fit.fit_gpytorch_mll`` (and so Ax) calls this, so a
-        ``ScalarChoiceGP`` is always fitted member by member with ax_ext's
-        vectorized L-BFGS-B and its fused loss. Arguments are those of
-        ``fit_gpytorch_mll``; an explicit ``optimizer`` goes to BoTorch's routine.
-
-        A single (unbatched) model is also started from
-        :data:`SINGLE_MODEL_RESTARTS` draws of its priors, all in one vectorized
-        run, and keeps the best optimum: the likelihood of a mixture of an
-        additive and a joint kernel has several optima (either part can explain
-        the same effect), and the default start does not always reach the best
-        (on ``benchmarks/fit_loo.py``'s 60 points it ends 0.037 per point below
-        the optimum that 4 prior draws find, for 4x the time of one start, a few
-        tenths of a second). Pass ``restarts=0`` for a single start; batched
-        models (e.g. leave-one-out folds) get no extra starts unless asked.
+        ``ScalarChoiceGP`` is always fitted by ax_ext: member by member with the
+        vectorized L-BFGS-B and its fused loss, or by BoTorch's routine where the
+        arguments ask for it (an explicit ``optimizer``, another ``method``), once:
+        :func:`ax_ext.fit.fit_gpytorch_mll_directly` never calls ``custom_fit``
+        again. Arguments are those of ``fit_gpytorch_mll``.
         """
-        if "restarts" not in kwargs and closure is None and self.train_targets.dim() == 1:
-            kwargs["restarts"] = SINGLE_MODEL_RESTARTS
         return fit_gpytorch_mll_directly(
             mll,
             closure=closure,
@@ -244,6 +234,19 @@ class ScalarChoiceGP(SingleTaskGP):
             optimizer_kwargs=optimizer_kwargs,
             **kwargs,
         )
+
+    def default_fit_options(self, mll: MarginalLogLikelihood) -> dict[str, Any]:
+        r"""ax_ext's fitter's defaults for this model (:mod:`ax_ext.fit.protocol`).
+
+        A single (unbatched) model is also started from
+        :data:`SINGLE_MODEL_RESTARTS` draws of its priors, all in one vectorized
+        run, and keeps the best optimum: the likelihood of a mixture of an
+        additive and a joint kernel has several optima (either part can explain
+        the same effect), and the default start does not always reach the best
+        (``docs/fitting.md`` measures it). Pass ``restarts=0`` for a single start;
+        batched models (e.g. leave-one-out folds) get no extra starts unless asked.
+        """
+        return {"restarts": SINGLE_MODEL_RESTARTS} if self.train_targets.dim() == 1 else {}
 
     def fused_member_loss(self, mll: MarginalLogLikelihood) -> ScalarChoiceFusedLoss | None:
         """The fused per-member loss for ax_ext's fitter (:mod:`ax_ext.fit.protocol`)."""

@@ -127,6 +127,10 @@ class TestFitGpytorchMll(BotorchTestCase):
             mp.setattr(_losses._SubsetLoss, "__call__", spy)
             mll = fit_gpytorch_mll(_mll(X, Y))
         res = get_fit_result(mll)
+        # before optimizing, the plan checks the subset loss against BoTorch's for all
+        # members and for the last one alone
+        self.assertEqual(calls[:2], [list(range(6)), [5]])
+        calls = calls[2:]
         # every evaluation is counted, per member, and nothing else was evaluated
         self.assertEqual(sum(len(c) for c in calls), res.total_evaluations)
         for i, member in enumerate(res.members):
@@ -262,7 +266,8 @@ class TestFitGpytorchMll(BotorchTestCase):
         )
         res = get_fit_result(mll)
         self.assertEqual(len(res.members), 1)
-        self.assertEqual(res.path, "full-batch")
+        self.assertEqual(res.path, "joint")
+        self.assertIn("shared by all batch members", res.reason)
         self.assertTrue(res.success)
 
     def test_drop_in_contract(self):
@@ -276,7 +281,9 @@ class TestFitGpytorchMll(BotorchTestCase):
         # an explicit optimizer runs BoTorch's routine with it
         mll2 = _mll(X, Y)
         fit_gpytorch_mll(mll2, optimizer=fit_gpytorch_mll_torch, optimizer_kwargs={"step_limit": 5})
-        self.assertIsNone(get_fit_result(mll2))
+        res2 = get_fit_result(mll2)
+        self.assertEqual((res2.path, res2.members), ("botorch", []))
+        self.assertIn("fit_gpytorch_mll_torch", res2.reason)
         self.assertFalse(mll2.training)
         # a user closure: one joint problem on its (summed) loss
         Xb, Yb = _data(batch=(2,), n=10)
@@ -293,10 +300,13 @@ class TestFitGpytorchMll(BotorchTestCase):
         self.assertFalse(mll3.training)
         with self.assertRaisesRegex(UnsupportedError, "Unknown optimizer options"):
             fit_gpytorch_mll(_mll(X, Y), optimizer_kwargs={"options": {"max_iter": 3}})
-        # unknown top-level keywords are ignored, as BoTorch ignores them
+        # an unknown keyword is an error that names the known ones; BoTorch's legacy
+        # `sequential` is accepted and ignored, as BoTorch's routine ignores it
+        with self.assertRaisesRegex(UnsupportedError, "some_unknown_flag.*Known.*max_attempts"):
+            fit_gpytorch_mll(_mll(X, Y), optimizer_kwargs=FAST, some_unknown_flag=True)
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            fit_gpytorch_mll(_mll(X, Y), optimizer_kwargs=FAST, some_unknown_flag=True)
+            fit_gpytorch_mll(_mll(X, Y), optimizer_kwargs=FAST, sequential=False)
 
     def test_callback_and_result_tables(self):
         X, Y = _data(batch=(2,), n=10)
