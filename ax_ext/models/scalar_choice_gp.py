@@ -30,6 +30,7 @@ from ax_ext.models._encoding import (
     expand_names,
 )
 from ax_ext.models._fused_loss import ScalarChoiceFusedLoss
+from ax_ext.models._prediction import lazy_test_prior
 from ax_ext.models._validation import (
     AX_ONE_HOT_INFIX,
     check_choice_columns,
@@ -244,6 +245,17 @@ class ScalarChoiceGP(SingleTaskGP):
             optimizer_kwargs=optimizer_kwargs,
             **kwargs,
         )
+
+    def _get_test_prior_mean_and_covariances(
+        self, train_inputs: Any, test_inputs: Any, **kwargs: Any
+    ) -> tuple:
+        """GPyTorch's test prior with the test-test covariance left lazy.
+
+        The posterior's marginal variances then cost one diagonal kernel call
+        instead of the full ``n x n`` test-test matrix (see
+        :mod:`ax_ext.models._prediction`); predictions are unchanged.
+        """
+        return lazy_test_prior(self, train_inputs, test_inputs, **kwargs)
 
     def fused_member_loss(self, mll: MarginalLogLikelihood) -> ScalarChoiceFusedLoss | None:
         """The fused per-member loss for ax_ext's fitter (:mod:`ax_ext.fit.protocol`)."""
