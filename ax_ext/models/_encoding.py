@@ -170,14 +170,42 @@ def encode_dims(
     return out
 
 
-def expand_names(names: Sequence[str], categorical: Mapping[int, Sequence]) -> list[str]:
-    """Feature names for the encoded columns: ``"name=value"`` per choice value."""
+def expand_names(
+    names: Sequence[str],
+    categorical: Mapping[int, Sequence],
+    value_names: Mapping[int, Sequence[str]] | None = None,
+) -> list[str]:
+    """Feature names for the encoded columns: ``"name=value"`` per choice value.
+
+    ``value_names`` gives display names of a coded column's values (e.g. the
+    strings behind Ax's codes ``0 .. k-1``); other columns show their values.
+    """
+    value_names = value_names or {}
     out: list[str] = []
     for col, n in enumerate(names):
         if col in categorical:
-            out.extend(f"{n}={_fmt(v)}" for v in categorical[col])
+            labels = value_names.get(col) or [_fmt(v) for v in categorical[col]]
+            out.extend(f"{n}={label}" for label in labels)
         else:
             out.append(n)
+    return out
+
+
+def check_value_names(
+    value_names: Mapping[int, Sequence[str]], categorical: Mapping[int, Sequence]
+) -> dict[int, list[str]]:
+    """Validate display names of coded columns' values against ``categorical``."""
+    out = {}
+    for col, labels in value_names.items():
+        labels = [str(label) for label in labels]
+        if col not in categorical or len(labels) != len(categorical[col]):
+            expected = len(categorical[col]) if col in categorical else "no"
+            raise UnsupportedError(
+                f"choice_value_names[{col!r}] = {labels!r}, but column {col!r} has "
+                f"{expected} coded values in categorical_features ({dict(categorical)}); "
+                "expected one name per value of a coded column."
+            )
+        out[col] = labels
     return out
 
 
