@@ -3,10 +3,11 @@
 GPyTorch 1.15's ``ExactGP._get_test_prior_mean_and_covariances`` evaluates the
 full ``n x n`` test-test kernel matrix for every posterior, although most
 callers want only the marginal variances (its diagonal). For a few test points
-that costs nothing (GPyTorch evaluates small problems densely anyway, below
-``gpytorch.settings.max_eager_kernel_size``), but for the thousands of points
-of Ax's sensitivity analysis (4,096 per call) it is ``16.7e6`` kernel entries,
-each through ``ScalarChoiceKernel``'s four correlations. This version leaves the
+that costs little (GPyTorch evaluates problems of up to
+``gpytorch.settings.max_eager_kernel_size`` training plus test points densely
+anyway; BoTorch sets it to 4096), but the chunks of 4,096 points of Ax's
+sensitivity analysis are ``16.7e6`` kernel entries each, through
+``ScalarChoiceKernel``'s four correlations. This version leaves the
 test-test block as GPyTorch's lazily evaluated kernel tensor, so the posterior
 variance costs one ``diag=True`` kernel call and a full covariance (e.g. for
 joint samples) is still evaluated when asked for. It is the override GPyTorch
