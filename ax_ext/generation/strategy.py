@@ -303,7 +303,8 @@ def sobol_then_bo(
             threshold=quality_gate,
             min_trials=max(3, min_completed_trials),
             criterion=quality_criterion,
-            model_kwargs=dict(config.model_options),
+            # the priors; value names are for the BO node's model only
+            model_kwargs={k: v for k, v in config.model_options.items() if k != "choice_values"},
         )
         budget = [
             MinTrials(
