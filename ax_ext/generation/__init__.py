@@ -11,12 +11,14 @@ generation strategy uses ax_ext.
 """
 
 from ax_ext.generation import _registration  # noqa: F401  (registers ax_ext's classes)
+from ax_ext.generation.accessors import fitted_model, quality_gate
 from ax_ext.generation.acquisition import (
     MIXED_ALTERNATING_OPTIONS,
     MixedBudgetAcquisition,
     with_mixed_alternating_budget,
 )
 from ax_ext.generation.gate import LOOQualityGate
+from ax_ext.generation.quiet import quiet_ax
 from ax_ext.generation.storage import load_client, save_client, sqlite_storage_config
 from ax_ext.generation.strategy import (
     BO,
@@ -43,8 +45,11 @@ __all__ = [
     "UNORDERED_SUFFIX",
     "UnorderedChoiceEncode",
     "default_num_sobol_trials",
+    "fitted_model",
     "load_client",
     "original_name",
+    "quality_gate",
+    "quiet_ax",
     "save_client",
     "scalar_choice_model_config",
     "sobol_then_bo",
