@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import math
 import platform
 import statistics
@@ -41,7 +40,7 @@ from ax.api.configs import ChoiceParameterConfig, RangeParameterConfig
 from ax.core.analysis_card import AnalysisCardGroup, ErrorAnalysisCard
 
 import ax_ext
-from ax_ext.generation import UNORDERED_SUFFIX, sobol_then_bo
+from ax_ext.generation import UNORDERED_SUFFIX, quiet_ax, sobol_then_bo
 
 OPTIMIZERS = {"adam": 0.0, "sgd": 0.3, "rmsprop": 0.1, "adagrad": 0.2}
 PARAMETERS = [
@@ -129,26 +128,26 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     if args.smoke:
         args.trials, args.repeats = 8, 1
-    logging.getLogger("ax").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore")
     runs = {"ax-default": [], "ax_ext": []}
-    for repeat in range(args.repeats):
-        trials = sobol_trials(args.trials, seed=repeat)
-        for strategy in runs:
-            client = make_client(strategy, trials, seed=repeat)
-            start = time.perf_counter()
-            cards = flatten(client.compute_analyses(display=False))
-            elapsed = time.perf_counter() - start
-            runs[strategy].append(
-                {
-                    "seconds": elapsed,
-                    "cards": len(cards),
-                    "error_cards": sum(isinstance(c, ErrorAnalysisCard) for c in cards),
-                    "card_names": sorted({c.name for c in cards}),
-                    "sensitivity": sensitivity_shares(cards),
-                }
-            )
-            print(f"repeat {repeat}: {strategy:10s} {elapsed:7.1f} s", flush=True)
+    with quiet_ax():  # Ax's per-trial INFO lines
+        for repeat in range(args.repeats):
+            trials = sobol_trials(args.trials, seed=repeat)
+            for strategy in runs:
+                client = make_client(strategy, trials, seed=repeat)
+                start = time.perf_counter()
+                cards = flatten(client.compute_analyses(display=False))
+                elapsed = time.perf_counter() - start
+                runs[strategy].append(
+                    {
+                        "seconds": elapsed,
+                        "cards": len(cards),
+                        "error_cards": sum(isinstance(c, ErrorAnalysisCard) for c in cards),
+                        "card_names": sorted({c.name for c in cards}),
+                        "sensitivity": sensitivity_shares(cards),
+                    }
+                )
+                print(f"repeat {repeat}: {strategy:10s} {elapsed:7.1f} s", flush=True)
     rows = []
     for strategy, results in runs.items():
         rows.append(
@@ -164,7 +163,8 @@ def main(argv=None) -> dict:
         )
     ratio = rows[1]["median_seconds"] / rows[0]["median_seconds"]
     print(
-        f"\n{'strategy':12s} {'median [s]':>10s} {'cards':>6s} {'errors':>6s}  sensitivity (first)"
+        f"\n{'strategy':12s} {'median [s]':>10s} {'cards':>6s} {'errors':>6s}  "
+        "sensitivity (the card's single parameters)"
     )
     for row in rows:
         top = sorted(row["sensitivity"][0].items(), key=lambda kv: -kv[1])
