@@ -17,12 +17,10 @@ from torch import Tensor
 
 from ax_ext.kernels._functional import (
     PAIRED_MAX_ELEMENTS,
-    binary_l1_distance,
-    is_binary,
-    l1_distance,
     l2_distance,
     matern52,
     paired_corr,
+    scaled_l1_distance,
 )
 from ax_ext.kernels.priors import (
     LengthscalePriorSpec,
@@ -366,20 +364,8 @@ class ScalarChoiceKernel(Kernel):
         def scalar_corr(ls: Tensor) -> Tensor:
             return matern52(l2_distance(s1 / ls, s2 / ls, diag=diag))
 
-        binary = None
-
         def choice_corr(ls: Tensor) -> Tensor:
-            nonlocal binary
-            if not diag:
-                if binary is None:
-                    # one-hot inputs: a matrix product, no n x m x d tensor; not where
-                    # the inputs need gradients (|a - b| has none at a = b, the
-                    # product form would)
-                    binary = not (c1.requires_grad or c2.requires_grad)
-                    binary = binary and is_binary(c1) and is_binary(c2)
-                if binary:
-                    return torch.exp(-binary_l1_distance(c1, c2, ls.reciprocal()))
-            return torch.exp(-l1_distance(c1 / ls, c2 / ls, diag=diag))
+            return torch.exp(-scaled_l1_distance(c1, c2, ls, diag=diag))
 
         if not self.is_mixed:
             if self.has_scalar_part:
