@@ -38,6 +38,9 @@ N_TRAIN = 16 if SMOKE else 60
 N_TEST = 50 if SMOKE else 500
 MAXITER = 50 if SMOKE else None  # None: the optimizer's own default
 torch.manual_seed(0)
+# these models are small: one thread fits them as fast as several on a quiet machine, and
+# many times faster when other processes share the cores (torch's default oversubscribes them)
+torch.set_num_threads(1)
 # charts as plotly's own output and as HTML with plotly.js embedded, so they show in
 # JupyterLab, in `jupyter nbconvert --to html` and in other viewers, offline
 pio.renderers.default = "plotly_mimetype+notebook"

@@ -28,6 +28,7 @@ Set `AX_EXT_SMOKE=1` to run it at smoke size (the test suite does).""",
 import warnings
 
 import plotly.io as pio
+import torch
 from ax.api.client import Client
 from ax.api.configs import ChoiceParameterConfig, RangeParameterConfig
 from sklearn.datasets import load_digits
@@ -46,6 +47,9 @@ warnings.filterwarnings("ignore")  # Ax's deprecation chatter and sklearn's conv
 # charts as plotly's own output and as HTML with plotly.js embedded, so they show in
 # JupyterLab, in `jupyter nbconvert --to html` and in other viewers, offline
 pio.renderers.default = "plotly_mimetype+notebook"
+# these models are small: one thread fits them as fast as several on a quiet machine, and
+# many times faster when other processes share the cores (torch's default oversubscribes them)
+torch.set_num_threads(1)
 """,
     ),
     ("md", "## The problem: an MLP on the digits data, seven mixed hyperparameters"),
