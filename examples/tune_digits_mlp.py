@@ -17,7 +17,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import logging
 import time
 import warnings
 from pathlib import Path
@@ -29,7 +28,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import cross_val_score
 from sklearn.neural_network import MLPClassifier
 
-from ax_ext.generation import load_client, save_client, sobol_then_bo
+from ax_ext.generation import load_client, quiet_ax, save_client, sobol_then_bo
 
 PARAMETERS = [
     RangeParameterConfig(
@@ -84,7 +83,6 @@ def main(argv=None) -> Client:
         "--fast-acqf", action="store_true", help="small acquisition-optimizer budget (tests)"
     )
     args = parser.parse_args(argv)
-    logging.getLogger("ax").setLevel(logging.WARNING)
     X, y = load_digits(return_X_y=True)
     X = X / 16.0
     if args.resume:
@@ -101,11 +99,14 @@ def main(argv=None) -> Client:
         )
     for _ in range(args.trials):
         start = time.perf_counter()
-        ((index, params),) = client.get_next_trials(max_trials=1).items()
+        with quiet_ax():  # Ax's INFO line per trial; ours follows
+            ((index, params),) = client.get_next_trials(max_trials=1).items()
         gen_time = time.perf_counter() - start
         accuracy = evaluate(params, X, y, args.max_iter)
-        client.complete_trial(index, raw_data={"accuracy": accuracy})
-        node = client._experiment.trials[index].generator_runs[0]._generation_node_name
+        with quiet_ax():
+            client.complete_trial(index, raw_data={"accuracy": accuracy})
+            summary = client.summarize(trial_indices=[index])
+        node = summary["generation_node"].iloc[0]
         print(
             f"trial {index:3d} [{node:5s}] accuracy {accuracy:.4f}  (generated in {gen_time:.1f}s)"
         )

@@ -31,6 +31,9 @@ Set `AX_EXT_SMOKE=1` to run it at smoke size (the test suite does).""",
         """import os
 import warnings
 
+import plotly.io as pio
+import torch
+
 from ax_ext.cross_validation import ax_cross_validation
 from ax_ext.plotting import (
     axis_plots,
@@ -49,15 +52,20 @@ N_TRIALS = 12 if SMOKE else 40
 MAXITER = 15 if SMOKE else None  # None: the optimizer's own default
 FIT = {"optimizer_kwargs": {"options": {"maxiter": MAXITER}}} if MAXITER else {}
 warnings.filterwarnings("ignore", module="ax")  # Ax's deprecation chatter
-warnings.filterwarnings("ignore", category=UserWarning, module="ax")""",
+warnings.filterwarnings("ignore", category=UserWarning, module="ax")
+# charts as plotly's own output and as HTML with plotly.js embedded, so they show in
+# JupyterLab, in `jupyter nbconvert --to html` and in other viewers, offline
+pio.renderers.default = "plotly_mimetype+notebook"
+# these models are small: one thread fits them as fast as several on a quiet machine, and
+# many times faster when other processes share the cores (torch's default oversubscribes them)
+torch.set_num_threads(1)
+""",
     ),
     ("md", "## The study"),
     (
         "code",
         """client = demo_study(n_trials=N_TRIALS, seed=0)
-experiment = client._experiment
-statuses = [t.status.name for t in experiment.trials.values()]
-{s: statuses.count(s) for s in set(statuses)}""",
+client.summarize()["trial_status"].value_counts()""",
     ),
     (
         "md",

@@ -2,6 +2,8 @@
 
 What is registered, and nothing else:
 
+* :class:`~ax_ext.generation.UnorderedChoiceEncode` in Ax's transform registry
+  (``ax.storage.transform_registry.register_transform``);
 * ``ScalarChoiceGP``, ``ScalarChoiceKernel`` and ``MixedBudgetAcquisition`` in
   Ax's BoTorch-modular storage registry
   (``ax.storage.botorch_modular_registry.register_model`` / ``register_kernel`` /
@@ -10,8 +12,10 @@ What is registered, and nothing else:
 * :class:`~ax_ext.generation.LOOQualityGate` in Ax's JSON encoder/decoder
   registries (the SQL store uses the same registries for generation nodes);
 * a ``submodel_input_constructor`` for ``ScalarChoiceGP`` that adds what Ax's
-  generic constructor leaves out: the values of each coded choice column and
-  the search-space bounds used to normalize scalar columns.
+  generic constructor leaves out: the values of each coded choice column (and
+  their display names, from ``model_options["choice_values"]``), the parameter
+  names without :data:`~ax_ext.generation.UNORDERED_SUFFIX`, and the
+  search-space bounds used to normalize scalar columns.
 
 Each entry is keyed by an ax_ext class, so no other class's behaviour changes.
 """
@@ -36,11 +40,13 @@ from ax.storage.botorch_modular_registry import (
 )
 from ax.storage.json_store.encoders import transition_criterion_to_dict
 from ax.storage.json_store.registry import CORE_DECODER_REGISTRY, CORE_ENCODER_REGISTRY
+from ax.storage.transform_registry import register_transform
 from botorch.models.model import Model
 from botorch.utils.datasets import SupervisedDataset
 
 from ax_ext.generation.acquisition import MixedBudgetAcquisition
 from ax_ext.generation.gate import LOOQualityGate
+from ax_ext.generation.transforms import UnorderedChoiceEncode, original_name
 from ax_ext.kernels import ScalarChoiceKernel
 from ax_ext.models import ScalarChoiceGP
 
@@ -56,12 +62,22 @@ def _scalar_choice_gp_inputs(
     """Ax's generic inputs plus the choice columns' values and search-space bounds."""
     ssd = search_space_digest
     options = dict(model_config.model_options)
+    labels = options.pop("choice_values", None) or {}
     choices = ssd.discrete_choices
     categorical = {i: list(choices[i]) for i in ssd.categorical_features if i in choices}
+    names = [original_name(n) for n in dataset.feature_names]
     if categorical:
         # a mapping carries each coded column's values; ScalarChoiceGP one-hot
         # encodes those columns with it
         options.setdefault("categorical_features", categorical)
+        value_names = {
+            i: labels[names[i]]
+            for i in categorical
+            if len(labels.get(names[i], ())) == len(categorical[i])
+        }
+        if value_names:
+            options.setdefault("choice_value_names", value_names)
+    options.setdefault("feature_names", names)
     if "bounds" not in options and len(ssd.bounds) == dataset.X.shape[-1]:
         options["bounds"] = torch.tensor(ssd.bounds, dtype=dataset.X.dtype).T
     if ssd.fidelity_features or ssd.task_features:
@@ -83,6 +99,7 @@ def _scalar_choice_gp_inputs(
     return inputs
 
 
+register_transform(UnorderedChoiceEncode)
 register_model(ScalarChoiceGP)
 register_kernel(ScalarChoiceKernel)
 register_acquisition(MixedBudgetAcquisition)

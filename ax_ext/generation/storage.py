@@ -15,12 +15,9 @@ from ax.api.client import Client
 from ax.api.configs import StorageConfig
 from ax.exceptions.core import UserInputError
 
-__all__ = ["load_client", "save_client", "sqlite_storage_config"]
+from ax_ext.extras import require
 
-_SQL_HINT = (
-    "Ax's SQL store needs SQLAlchemy and tabulate (dependencies of ax_ext): "
-    "pip install SQLAlchemy tabulate."
-)
+__all__ = ["load_client", "save_client", "sqlite_storage_config"]
 
 
 def sqlite_storage_config(path: str | Path) -> StorageConfig:
@@ -34,15 +31,18 @@ def sqlite_storage_config(path: str | Path) -> StorageConfig:
 
     Returns:
         An ``ax.api.configs.StorageConfig``.
+
+    Raises:
+        ImportError: Without SQLAlchemy or tabulate (``pip install 'ax-ext[sql]'``).
     """
-    try:
-        from ax.storage.sqa_store.db import (
-            create_all_tables,
-            get_engine,
-            init_engine_and_session_factory,
-        )
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError(f"{e}. {_SQL_HINT}") from e
+    for module in ("sqlalchemy", "tabulate"):
+        require(module, "sql", "Ax's SQL store (SQLite files)")
+    from ax.storage.sqa_store.db import (
+        create_all_tables,
+        get_engine,
+        init_engine_and_session_factory,
+    )
+
     url = f"sqlite:///{Path(path).expanduser().resolve()}"
     init_engine_and_session_factory(url=url, force_init=True)
     create_all_tables(get_engine())
@@ -61,9 +61,9 @@ def save_client(client: Client, path: str | Path) -> None:
     if kind == "json":
         client.save_to_json_file(str(path))
         return
+    sqlite_storage_config(path)  # checks for the 'sql' extra first
     from ax.storage.sqa_store.save import save_experiment, save_generation_strategy
 
-    sqlite_storage_config(path)
     experiment = client._experiment
     if experiment is None:
         raise UserInputError("The client has no experiment to save; configure one first.")

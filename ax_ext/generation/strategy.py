@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ax.adapter.registry import Generators
+from ax.adapter.registry import Generators, Mixed_transforms, Y_trans
+from ax.adapter.transforms.choice_encode import ChoiceToNumericChoice
 from ax.core.base_trial import TrialStatus
 from ax.core.experiment import Experiment
 from ax.core.parameter import ChoiceParameter, FixedParameter, RangeParameter
@@ -24,14 +26,26 @@ from botorch.acquisition import AcquisitionFunction
 
 from ax_ext.generation.acquisition import MixedBudgetAcquisition
 from ax_ext.generation.gate import LOOQualityGate
+from ax_ext.generation.transforms import UnorderedChoiceEncode
 from ax_ext.kernels.priors import LENGTHSCALE_PRIOR_STRENGTHS
 from ax_ext.models import ScalarChoiceGP
 
-__all__ = ["default_num_sobol_trials", "scalar_choice_model_config", "sobol_then_bo"]
+__all__ = [
+    "BO_TRANSFORMS",
+    "default_num_sobol_trials",
+    "scalar_choice_model_config",
+    "sobol_then_bo",
+    "unordered_choice_values",
+]
 
 logger = logging.getLogger(__name__)
 
 SOBOL, BO = "Sobol", "BO"
+#: The BO node's Ax transforms: Ax's ``BO_MIXED`` ones, with
+#: :class:`~ax_ext.generation.UnorderedChoiceEncode` for ``ChoiceToNumericChoice``.
+BO_TRANSFORMS = [
+    UnorderedChoiceEncode if t is ChoiceToNumericChoice else t for t in Mixed_transforms
+] + list(Y_trans)
 #: Node names used by the quality-gated variant: the name on a trial says why BO began.
 BO_GATE_PASSED, BO_BUDGET_SPENT = "BO:quality_gate_passed", "BO:sobol_budget_spent"
 
@@ -54,12 +68,22 @@ def scalar_choice_model_config(
     scalar_lengthscale_prior: str = "default",
     choice_lengthscale_prior: str = "default",
     name: str = "ScalarChoiceGP",
+    choice_values: Mapping[str, Sequence[Any]] | None = None,
 ) -> ModelConfig:
     """An Ax ``ModelConfig`` for ``ScalarChoiceGP`` (for your own generation nodes).
 
     No Ax input transform: the model normalizes scalar columns itself, with the
     search-space bounds (passed by ``ax_ext.generation``'s input constructor), and
     one-hot encodes integer-coded choice columns.
+
+    Args:
+        scalar_lengthscale_prior: A named strength (:mod:`ax_ext.kernels.priors`).
+        choice_lengthscale_prior: The same for choice parameters.
+        name: The config's name.
+        choice_values: ``{parameter: values}`` of unordered choice parameters,
+            stored (as strings) in ``model_options["choice_values"]``: the model's
+            feature names then show the values (``optimizer=adam``) instead of
+            Ax's codes. :func:`sobol_then_bo` passes them from the search space.
 
     Example:
         >>> scalar_choice_model_config("loose").model_options
@@ -73,12 +97,17 @@ def scalar_choice_model_config(
                 f"the experiment), got {value!r}. For a custom Prior build a ModelConfig "
                 "yourself; it then cannot be saved with Ax's stores."
             )
+    options: dict[str, Any] = {
+        "scalar_lengthscale_prior": scalar_lengthscale_prior,
+        "choice_lengthscale_prior": choice_lengthscale_prior,
+    }
+    if choice_values:
+        options["choice_values"] = {
+            str(k): [str(v) for v in values] for k, values in choice_values.items()
+        }
     return ModelConfig(
         botorch_model_class=ScalarChoiceGP,
-        model_options={
-            "scalar_lengthscale_prior": scalar_lengthscale_prior,
-            "choice_lengthscale_prior": choice_lengthscale_prior,
-        },
+        model_options=options,
         input_transform_classes=None,
         name=name,
     )
@@ -144,10 +173,13 @@ def sobol_then_bo(
 ) -> GenerationStrategy:
     r"""Quasi-random Sobol exploration, then BO with ``ScalarChoiceGP``.
 
-    The BO node uses Ax's ``BO_MIXED`` transforms: range parameters are modelled
-    in [0, 1] (log-scale ones in log space) and fed to the kernel's Matern part;
-    unordered choice parameters (string, int or bool values) stay one integer-coded
-    column each, which the model one-hot encodes for the kernel's exp(-L1) part,
+    The BO node uses Ax's ``BO_MIXED`` transforms (:data:`BO_TRANSFORMS`): range
+    parameters are modelled (log-scale ones in log space) and fed to the kernel's
+    Matern part; unordered choice parameters (string, int or bool values) stay one
+    column each, coded ``0 .. k-1`` and named ``"<name> (unordered)"`` in the
+    model space (:class:`~ax_ext.generation.UnorderedChoiceEncode`, so Ax's
+    analyses treat them as unordered), which the model one-hot encodes for the
+    kernel's exp(-L1) part,
     so the acquisition function is optimized over valid values only (enumerated
     or by BoTorch's mixed alternating optimizer): no rounding of relaxed one-hot
     vectors, and both nodes drop duplicate arms. Fitting goes through
@@ -236,7 +268,11 @@ def sobol_then_bo(
     _check_int("min_completed_trials", min_completed_trials, 1)
     if max_parallelism is not None:
         _check_int("max_parallelism", max_parallelism, 1)
-    config = scalar_choice_model_config(scalar_lengthscale_prior, choice_lengthscale_prior)
+    config = scalar_choice_model_config(
+        scalar_lengthscale_prior,
+        choice_lengthscale_prior,
+        choice_values=None if search_space is None else unordered_choice_values(search_space),
+    )
     excluded = None if count_failed_trials else [TrialStatus.FAILED, TrialStatus.ABANDONED]
 
     def criteria(to: str) -> list:
@@ -267,7 +303,8 @@ def sobol_then_bo(
             threshold=quality_gate,
             min_trials=max(3, min_completed_trials),
             criterion=quality_criterion,
-            model_kwargs=dict(config.model_options),
+            # the priors; value names are for the BO node's model only
+            model_kwargs={k: v for k, v in config.model_options.items() if k != "choice_values"},
         )
         budget = [
             MinTrials(
@@ -288,6 +325,7 @@ def sobol_then_bo(
         return [MaxGenerationParallelism(max_parallelism, only_in_statuses=[TrialStatus.RUNNING])]
 
     bo_kwargs: dict[str, Any] = {
+        "transforms": BO_TRANSFORMS,
         "surrogate_spec": SurrogateSpec(model_configs=[config]),
         "acquisition_class": MixedBudgetAcquisition,
     }
@@ -328,6 +366,15 @@ def sobol_then_bo(
         gate_part = "" if quality_gate is None else f"+{quality_criterion}>={quality_gate:g}"
         name = f"Sobol({num_sobol_trials}){gate_part}+ScalarChoiceGP"
     return GenerationStrategy(name=name, nodes=nodes)
+
+
+def unordered_choice_values(search_space: SearchSpace) -> dict[str, list[Any]]:
+    """The values of the unordered choice parameters, in Ax's code order."""
+    return {
+        name: list(p.values)
+        for name, p in search_space.parameters.items()
+        if isinstance(p, ChoiceParameter) and not p.is_ordered and not p.is_task
+    }
 
 
 def _search_space_of(obj: Any) -> SearchSpace | None:

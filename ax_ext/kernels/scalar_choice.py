@@ -17,10 +17,10 @@ from torch import Tensor
 
 from ax_ext.kernels._functional import (
     PAIRED_MAX_ELEMENTS,
-    l1_distance,
     l2_distance,
     matern52,
     paired_corr,
+    scaled_l1_distance,
 )
 from ax_ext.kernels.priors import (
     LengthscalePriorSpec,
@@ -365,7 +365,7 @@ class ScalarChoiceKernel(Kernel):
             return matern52(l2_distance(s1 / ls, s2 / ls, diag=diag))
 
         def choice_corr(ls: Tensor) -> Tensor:
-            return torch.exp(-l1_distance(c1 / ls, c2 / ls, diag=diag))
+            return torch.exp(-scaled_l1_distance(c1, c2, ls, diag=diag))
 
         if not self.is_mixed:
             if self.has_scalar_part:

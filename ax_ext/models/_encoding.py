@@ -6,6 +6,22 @@ column per unordered choice parameter, holding the value's index ``0 .. k-1``
 ``ScalarChoiceGP`` one-hot encodes such columns with :class:`ChoiceOneHot`, so its
 kernel sees one 0/1 column per value while the acquisition function is optimized
 over the valid codes.
+
+**A coded value between two codes means the nearest code.** Training data must
+hold valid codes (checked, never coerced), but consumers evaluate the model at
+arbitrary points of the coded column: BoTorch's mixed alternating optimizer
+starts from a continuous relaxation of every coded column (then rounds it with
+``round_discrete_dims``), and Ax's sensitivity analysis samples a numeric choice
+column uniformly over integers between its smallest and largest value (e.g.
+``17`` for the values ``16, 64, 256``). Each such point is read as the nearest
+valid value (ties go to the smaller one, as in BoTorch's ``round_discrete_dims``),
+so every prediction is one of a configuration that exists, for the price of one
+comparison per value. The alternatives were worse: an all-zero one-hot vector (a
+configuration that cannot exist, far from all data, so its high posterior
+variance draws optimizers and averages to it) or interpolating one-hot vectors
+between neighbouring codes (an order among unordered values, a path from code
+0 to code 2 through code 1). Rounding is piecewise constant, so the coded column
+carries no gradient; BoTorch's optimizers move choices by discrete steps anyway.
 """
 
 from __future__ import annotations
@@ -26,7 +42,9 @@ class ChoiceOneHot(InputTransform, Module):
 
     Column ``c`` with values ``v_0 .. v_{k-1}`` becomes ``k`` columns, the ``j``-th
     being ``1`` where ``X[..., c] == v_j``. The output has the columns in their
-    original order, each choice column expanded where it stood.
+    original order, each choice column expanded where it stood. A value that is
+    not one of the column's values counts as the nearest one (see the module
+    docstring for why).
 
     Args:
         d: The number of input columns.
@@ -36,6 +54,8 @@ class ChoiceOneHot(InputTransform, Module):
     Example:
         >>> tf = ChoiceOneHot(3, {1: [32.0, 64.0, 128.0]})
         >>> tf.transform(torch.tensor([[0.5, 64.0, 0.1]]))
+        tensor([[0.5000, 0.0000, 1.0000, 0.0000, 0.1000]])
+        >>> tf.transform(torch.tensor([[0.5, 70.0, 0.1]]))  # nearest value: 64
         tensor([[0.5000, 0.0000, 1.0000, 0.0000, 0.1000]])
     """
 
@@ -59,10 +79,13 @@ class ChoiceOneHot(InputTransform, Module):
 
     def transform(self, X: Tensor) -> Tensor:
         r"""Encode a ``batch_shape x n x d`` tensor into ``batch_shape x n x d'``."""
+        nearest = X.clone()
+        for col, values in self.choices.items():
+            allowed = torch.tensor(values, dtype=X.dtype, device=X.device)
+            index = (X[..., col : col + 1] - allowed).abs().argmin(dim=-1)
+            nearest[..., col] = allowed[index]
         gathered = X[..., self.src]
-        target = self.target.to(X)
-        tol = 1e-6 * target.abs().clamp_min(1.0)
-        hot = ((gathered - target).abs() <= tol).to(X)
+        hot = (nearest[..., self.src] == self.target.to(X)).to(X)
         return torch.where(self.is_choice, hot, gathered)
 
     def equals(self, other: InputTransform) -> bool:
@@ -147,14 +170,42 @@ def encode_dims(
     return out
 
 
-def expand_names(names: Sequence[str], categorical: Mapping[int, Sequence]) -> list[str]:
-    """Feature names for the encoded columns: ``"name=value"`` per choice value."""
+def expand_names(
+    names: Sequence[str],
+    categorical: Mapping[int, Sequence],
+    value_names: Mapping[int, Sequence[str]] | None = None,
+) -> list[str]:
+    """Feature names for the encoded columns: ``"name=value"`` per choice value.
+
+    ``value_names`` gives display names of a coded column's values (e.g. the
+    strings behind Ax's codes ``0 .. k-1``); other columns show their values.
+    """
+    value_names = value_names or {}
     out: list[str] = []
     for col, n in enumerate(names):
         if col in categorical:
-            out.extend(f"{n}={_fmt(v)}" for v in categorical[col])
+            labels = value_names.get(col) or [_fmt(v) for v in categorical[col]]
+            out.extend(f"{n}={label}" for label in labels)
         else:
             out.append(n)
+    return out
+
+
+def check_value_names(
+    value_names: Mapping[int, Sequence[str]], categorical: Mapping[int, Sequence]
+) -> dict[int, list[str]]:
+    """Validate display names of coded columns' values against ``categorical``."""
+    out = {}
+    for col, labels in value_names.items():
+        labels = [str(label) for label in labels]
+        if col not in categorical or len(labels) != len(categorical[col]):
+            expected = len(categorical[col]) if col in categorical else "no"
+            raise UnsupportedError(
+                f"choice_value_names[{col!r}] = {labels!r}, but column {col!r} has "
+                f"{expected} coded values in categorical_features ({dict(categorical)}); "
+                "expected one name per value of a coded column."
+            )
+        out[col] = labels
     return out
 
 

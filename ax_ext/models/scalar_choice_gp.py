@@ -25,11 +25,13 @@ from ax_ext.models._encoding import (
     ChoiceOneHot,
     ChoiceSpec,
     check_categorical,
+    check_value_names,
     encode_dims,
     encoded_columns,
     expand_names,
 )
 from ax_ext.models._fused_loss import ScalarChoiceFusedLoss
+from ax_ext.models._prediction import lazy_test_prior
 from ax_ext.models._validation import (
     AX_ONE_HOT_INFIX,
     check_choice_columns,
@@ -94,6 +96,11 @@ class ScalarChoiceGP(SingleTaskGP):
         choice_lengthscale_prior: The same for the choice lengthscales.
         feature_names: Optional names of the ``d`` columns, used by
             :func:`ax_ext.expressions.model_expression`.
+        choice_value_names: Optional display names of the values of coded
+            choice columns, ``{column: names}`` with one name per value in
+            ``categorical_features`` (e.g. the strings behind Ax's codes ``0 ..
+            k-1``), used in ``self.feature_names`` (``"optimizer=adam"`` rather
+            than ``"optimizer=0"``).
 
     Example:
         >>> import torch
@@ -122,6 +129,7 @@ class ScalarChoiceGP(SingleTaskGP):
         feature_names: Sequence[str] | None = None,
         categorical_features: ChoiceSpec | None = None,
         bounds: Tensor | None = None,
+        choice_value_names: Mapping[int, Sequence[str]] | None = None,
     ) -> None:
         self._validate_tensor_args(X=train_X, Y=train_Y, Yvar=train_Yvar)
         check_shapes(train_X, train_Y, train_Yvar)
@@ -140,6 +148,11 @@ class ScalarChoiceGP(SingleTaskGP):
             )
         encoder = None
         X_enc = train_X
+        if choice_value_names and not categorical_features:
+            raise UnsupportedError(
+                f"choice_value_names {dict(choice_value_names)!r} names values of coded "
+                "choice columns, but categorical_features is empty; pass both."
+            )
         if categorical_features:
             categorical = check_categorical(train_X, categorical_features)
             encoder, columns = ChoiceOneHot(d, categorical), encoded_columns(d, categorical)
@@ -151,8 +164,9 @@ class ScalarChoiceGP(SingleTaskGP):
             if bounds is not None:
                 bounds = bounds[..., [i for i in range(d) for _ in columns[i]]]
             X_enc = encoder.transform(train_X)
+            value_names = check_value_names(choice_value_names or {}, categorical)
             if feature_names is not None:
-                feature_names = expand_names(feature_names, categorical)
+                feature_names = expand_names(feature_names, categorical, value_names)
         scalar, choice = resolve_dims(X_enc, scalar_dims, choice_dims)
         check_choice_columns(X_enc, choice)
         d_enc = X_enc.shape[-1]
@@ -247,6 +261,17 @@ class ScalarChoiceGP(SingleTaskGP):
         batched models (e.g. leave-one-out folds) get no extra starts unless asked.
         """
         return {"restarts": SINGLE_MODEL_RESTARTS} if self.train_targets.dim() == 1 else {}
+
+    def _get_test_prior_mean_and_covariances(
+        self, train_inputs: Any, test_inputs: Any, **kwargs: Any
+    ) -> tuple:
+        """GPyTorch's test prior with the test-test covariance left lazy.
+
+        The posterior's marginal variances then cost one diagonal kernel call
+        instead of the full ``n x n`` test-test matrix (see
+        :mod:`ax_ext.models._prediction`); predictions are unchanged.
+        """
+        return lazy_test_prior(self, train_inputs, test_inputs, **kwargs)
 
     def fused_member_loss(self, mll: MarginalLogLikelihood) -> ScalarChoiceFusedLoss | None:
         """The fused per-member loss for ax_ext's fitter (:mod:`ax_ext.fit.protocol`)."""

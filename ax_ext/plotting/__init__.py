@@ -2,8 +2,15 @@
 
 Every function returns a ``plotly.graph_objects.Figure`` (shown in Jupyter,
 exportable with ``fig.write_html``). Importing this package imports plotly and
-Ax; ``import ax_ext`` does not import it.
+Ax; ``import ax_ext`` does not import it. It needs the ``plots`` extra
+(``pip install 'ax-ext[plots]'``: plotly, tqdm); without it, importing this
+package raises an ``ImportError`` that says so.
 """
+
+from ax_ext.extras import require
+
+require("plotly.graph_objects", "plots", "ax_ext.plotting")  # a clear error without it
+# ruff: noqa: E402  (the check above runs before the submodules import plotly)
 
 from ax_ext.plotting.cross_validation import predicted_vs_observed
 from ax_ext.plotting.experiment import BoundaryWarning, axis_plots, isolation_plot

@@ -22,6 +22,7 @@ from torch import Tensor
 
 from ax_ext.cross_validation import loo_cross_validation
 from ax_ext.expressions import model_expression
+from ax_ext.extras import require
 from ax_ext.fit import fit_gpytorch_mll
 from ax_ext.models import ScalarChoiceGP
 from ax_ext.plotting._style import PALETTE, base_layout, fmt
@@ -65,8 +66,7 @@ def _check_sizes(sizes: Iterable[int], n: int) -> list[int]:
 
 
 def _progress(total: int, enabled: bool, desc: str) -> Any:
-    from tqdm.auto import tqdm
-
+    tqdm = require("tqdm.auto", "plots", "the progress bar of ax_ext.plotting").tqdm
     return tqdm(total=total, disable=not enabled, desc=desc, leave=False)
 
 

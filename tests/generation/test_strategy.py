@@ -39,7 +39,7 @@ class TestSobolThenBO(BotorchTestCase):
         self.assertIsInstance(model.covar_module, ScalarChoiceKernel)
         self.assertEqual(
             model.feature_names,
-            ["lr", "layers", "dropout", "optimizer=0", "optimizer=1", "optimizer=2"]
+            ["lr", "layers", "dropout", "optimizer=adam", "optimizer=sgd", "optimizer=rmsprop"]
             + ["width=32", "width=64", "width=128", "batchnorm"],
         )
         self.assertEqual(model.covar_module.choice_dims, [3, 4, 5, 6, 7, 8])

@@ -295,3 +295,32 @@ class TestPairedPath(BotorchTestCase):
                 tol = {"atol": 1e-5, "rtol": 1e-4} if dtype == torch.float32 else {}
                 self.assertAllClose(outs[0][0], outs[1][0], **tol)
                 self.assertAllClose(outs[0][1], outs[1][1], **tol)
+
+
+class TestOneHotMatmulPath(BotorchTestCase):
+    def test_binary_l1_distance_matches_the_difference_tensor(self):
+        from ax_ext.kernels._functional import binary_l1_distance, l1_distance
+
+        gen = torch.Generator().manual_seed(0)
+        x1 = torch.randint(0, 2, (2, 9, 5), generator=gen).double()
+        x2 = torch.randint(0, 2, (2, 4, 5), generator=gen).double()
+        w = torch.rand(2, 1, 5, generator=gen, dtype=torch.double) + 0.1
+        self.assertAllClose(binary_l1_distance(x1, x2, w), l1_distance(x1 * w, x2 * w))
+
+    def test_large_one_hot_inputs_agree_with_small_blocks(self):
+        # a large kernel matrix (one-hot choice columns: the matrix-product path)
+        # equals the same entries computed block by block on the small-input path
+        # and, for fractional choice values, the difference-tensor path is kept
+        kernel = _randomize(ScalarChoiceKernel([0, 1, 2], [3, 4, 5, 6, 7]).double(), seed=2)
+        x = _mixed_inputs(300, dtype=torch.double, seed=4)
+        with torch.no_grad():
+            K = kernel.forward(x, x)
+            blocks = torch.cat([kernel.forward(x[i : i + 20], x[:20]) for i in range(0, 300, 20)])
+            self.assertAllClose(K[:, :20], blocks)
+            relaxed = x.clone()
+            relaxed[:, 3:] = 0.5 * relaxed[:, 3:] + 0.25
+            K_relaxed = kernel.forward(relaxed, relaxed)
+            blocks = torch.cat(
+                [kernel.forward(relaxed[i : i + 20], relaxed[:20]) for i in range(0, 300, 20)]
+            )
+            self.assertAllClose(K_relaxed[:, :20], blocks)

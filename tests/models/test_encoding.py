@@ -38,6 +38,25 @@ class TestChoiceOneHot(BotorchTestCase):
             # batch shapes pass through
             self.assertEqual(tf.transform(X.expand(5, 2, 4)).shape, torch.Size([5, 2, 8]))
 
+    def test_off_lattice_values_mean_the_nearest_value(self):
+        # consumers (BoTorch's continuous relaxation, Ax's sensitivity sampling of
+        # numeric choices) evaluate coded columns between codes: the nearest value
+        # is meant, ties to the smaller one (as BoTorch's round_discrete_dims)
+        tf = ChoiceOneHot(3, {1: 3, 2: WIDTHS})
+        X = torch.tensor(
+            [[0.5, 0.4, 47.0], [0.5, 1.5, 48.0], [0.5, 7.0, 1000.0], [0.5, -2.0, 97.0]],
+            dtype=torch.double,
+        )
+        rounded = torch.tensor(
+            [[0.5, 0.0, 32.0], [0.5, 1.0, 32.0], [0.5, 2.0, 128.0], [0.5, 0.0, 128.0]],
+            dtype=torch.double,
+        )
+        out = tf.transform(X)
+        self.assertAllClose(out, tf.transform(rounded))
+        # one hot column per choice column, never all-zero
+        self.assertAllClose(out[:, 1:4].sum(-1), torch.ones(4, dtype=torch.double))
+        self.assertAllClose(out[:, 4:].sum(-1), torch.ones(4, dtype=torch.double))
+
     def test_equals_and_pickle(self):
         tf = ChoiceOneHot(3, {1: WIDTHS})
         self.assertTrue(tf.equals(ChoiceOneHot(3, {1: WIDTHS})))
@@ -103,6 +122,37 @@ class TestCodedChoiceColumns(BotorchTestCase):
         self.assertAllClose(
             coded.posterior(X).mean, plain.posterior(onehot_X).mean, atol=1e-6, rtol=1e-6
         )
+
+    def test_choice_value_names(self):
+        X, Y = coded_data()
+        model = ScalarChoiceGP(
+            X,
+            Y,
+            categorical_features={2: 3, 3: WIDTHS},
+            feature_names=["a", "b", "opt", "w"],
+            choice_value_names={2: ["adam", "sgd", "rmsprop"]},
+        )
+        self.assertEqual(
+            model.feature_names,
+            ["a", "b", "opt=adam", "opt=sgd", "opt=rmsprop", "w=32", "w=64", "w=128"],
+        )
+        with self.assertRaisesRegex(UnsupportedError, "one name per value"):
+            ScalarChoiceGP(
+                X, Y, categorical_features={2: 3}, choice_value_names={2: ["adam", "sgd"]}
+            )
+        with self.assertRaisesRegex(UnsupportedError, "categorical_features is empty"):
+            ScalarChoiceGP(X, Y, choice_value_names={2: ["a", "b", "c"]})
+
+    def test_off_lattice_prediction_is_the_nearest_codes(self):
+        X, Y = coded_data()
+        model = ScalarChoiceGP(X, Y, categorical_features={2: 3, 3: WIDTHS})
+        model.eval()
+        off = X[:4].clone()
+        off[:, 2] += torch.tensor([0.3, -0.4, 0.2, 0.45], dtype=X.dtype).clamp(max=0.45)
+        off[:, 3] += 5.0
+        on, moved = model.posterior(X[:4]), model.posterior(off)
+        self.assertAllClose(on.mean, moved.mean)
+        self.assertAllClose(on.variance, moved.variance)
 
     def test_batched_folds(self):
         X, Y = coded_data(n=8)
