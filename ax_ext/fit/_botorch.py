@@ -1,4 +1,5 @@
-r"""BoTorch's own fitting routine, reached without BoTorch's dispatcher.
+r"""BoTorch's own fitting routine, reached without BoTorch's dispatcher, and the
+SciPy entry point BoTorch's optimizer uses.
 
 Where ax_ext's fitter does not apply (approximate and Laplace MLLs, an explicit
 ``optimizer``, another SciPy ``method``, a subset of ``parameters``, BoTorch's
@@ -10,6 +11,15 @@ code that imports ``fit_gpytorch_mll`` from ``botorch.fit`` may have it) it is
 ax_ext again. So this module calls the two routines BoTorch's dispatcher ends in,
 ``botorch.fit._fit_fallback`` and ``botorch.fit._fit_fallback_approximate``:
 private names, looked up at call time, read here and nowhere else.
+
+A single problem on the CPU runs SciPy's L-BFGS-B through BoTorch's
+``minimize_with_timeout`` (:func:`scipy_minimize`), looked up where BoTorch's own
+``scipy_minimize`` finds it, so that what applies to BoTorch's fits applies to
+ax_ext's: its one-thread limit on BLAS inside SciPy (without it, SciPy >= 1.15's
+L-BFGS-B competes with torch's threads and each evaluation takes about twice as
+long, scipy/scipy#22438), and the test utility ``botorch.test_utils.mock_optimize``
+that BoTorch users wrap their tests in (it caps the iterations, and fails a test
+in which no BoTorch optimizer ran).
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import botorch.fit
+import botorch.optim.core
 import torch
 from botorch.exceptions.errors import UnsupportedError
 from gpytorch.mlls import MarginalLogLikelihood
@@ -92,3 +103,10 @@ def _seeded(seed: int, mll: MarginalLogLikelihood) -> Iterator[None]:
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         yield
+
+
+def scipy_minimize(*args: Any, **kwargs: Any) -> Any:
+    """``scipy.optimize.minimize`` through BoTorch's ``minimize_with_timeout``
+    (public in ``botorch.optim.utils.timeout``; looked up in ``botorch.optim.core``,
+    as BoTorch's ``scipy_minimize`` calls it)."""
+    return botorch.optim.core.minimize_with_timeout(*args, **kwargs)

@@ -4,8 +4,9 @@ r"""One problem on the CPU: SciPy's L-BFGS-B, with :mod:`ax_ext.fit._lbfgs`'s co
 in torch. With a single member there is nothing to vectorize, and on the CPU the
 per-iteration cost of the torch port (a few hundred small tensor operations) is
 larger than that of SciPy's compiled L-BFGS-B, which follows the same algorithm.
-:func:`minimize_single` runs SciPy's routine through the public
-:func:`scipy.optimize.minimize` on the same objective and returns the same
+:func:`minimize_single` runs SciPy's routine (:func:`scipy.optimize.minimize`, by
+way of BoTorch's ``minimize_with_timeout``: see :mod:`ax_ext.fit._botorch`) on the
+same objective and returns the same
 :class:`~ax_ext.fit._lbfgs_types.LbfgsResult`: per-iteration losses, evaluation and
 iteration counts, status, the iteration callback and the timeout.
 
@@ -24,11 +25,10 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from scipy.optimize import minimize
-from threadpoolctl import threadpool_limits
 from torch import Tensor
 
 from ax_ext.fit import _lbfgs_types as lt
+from ax_ext.fit._botorch import scipy_minimize
 
 
 class _NonFinite(Exception):
@@ -108,26 +108,23 @@ def minimize_single(
     lo_np, up_np = lo.to(torch.float64).numpy(), up.to(torch.float64).numpy()
     x_np = x_start.to(torch.float64).numpy()
     try:
-        # SciPy >= 1.15's L-BFGS-B calls BLAS between evaluations; a threaded BLAS
-        # then competes with torch's threads and every evaluation slows down about
-        # twofold (scipy/scipy#22438). BoTorch limits BLAS to one thread here too.
-        with threadpool_limits(limits=1, user_api="blas"):
-            res = minimize(
-                fun,
-                x_np,
-                jac=True,
-                method="L-BFGS-B",
-                bounds=list(zip(lo_np, up_np)),
-                callback=on_iteration,
-                options={
-                    "maxiter": options.maxiter,
-                    "maxfun": options.maxfun,
-                    "ftol": options.ftol,
-                    "gtol": options.gtol,
-                    "maxcor": options.maxcor,
-                    "maxls": options.maxls,
-                },
-            )
+        # BoTorch's entry point: one BLAS thread, BoTorch's test mocks (see _botorch)
+        res = scipy_minimize(
+            fun,
+            x_np,
+            jac=True,
+            method="L-BFGS-B",
+            bounds=list(zip(lo_np, up_np)),
+            callback=on_iteration,
+            options={
+                "maxiter": options.maxiter,
+                "maxfun": options.maxfun,
+                "ftol": options.ftol,
+                "gtol": options.gtol,
+                "maxcor": options.maxcor,
+                "maxls": options.maxls,
+            },
+        )
     except _NonFinite:
         return None, evaluations[0]
     status = _status(str(res.message), evaluations[0], int(res.nit), options)
