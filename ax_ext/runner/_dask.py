@@ -46,7 +46,8 @@ def connect(workers: int, scheduler_address: str | None) -> tuple[Any, Any]:
                 n_workers=workers,
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=None,
+                # an HTTP server on a free local port (none fixed: several tune processes)
+                dashboard_address="127.0.0.1:0",
                 silence_logs=logging.ERROR,
                 preload=[_WORKER_SETUP],
             )

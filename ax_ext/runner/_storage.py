@@ -28,6 +28,8 @@ SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 _SQLITE_HEADER = b"SQLite format 3\x00"
 #: Seconds an SQLite connection waits for another process's write to finish.
 SQLITE_BUSY_SECONDS = 60
+#: PostgreSQL advisory lock key held while creating tables ("ax_ext" in ASCII).
+_DDL_KEY = 0x61785F657874
 _DRIVER_HINT = (
     "For PostgreSQL install the driver (pip install 'psycopg[binary]'); other databases "
     "need their SQLAlchemy driver."
@@ -171,10 +173,20 @@ def create_tables(engine: Any) -> None:
                 impl = getattr(column.type, "impl", column.type)
                 if isinstance(impl, sa.String) and impl.length:
                     column.type = sa.Text()
-        metadata.create_all(engine)
+        # one process at a time: concurrent CREATE TABLEs of one name collide
+        with engine.begin() as connection:
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _DDL_KEY})
+            metadata.create_all(connection)
+            METADATA.create_all(connection)
+    elif engine.dialect.name == "sqlite":
+        from filelock import FileLock
+
+        with FileLock(f"{engine.url.database}.lock"):  # the study lock's file
+            create_all_tables(engine)
+            METADATA.create_all(engine)
     else:
         create_all_tables(engine)
-    METADATA.create_all(engine)
+        METADATA.create_all(engine)
 
 
 def open_storage(storage: str | Path, *, read_only: bool = False) -> StorageConfig:

@@ -204,15 +204,7 @@ def run_study(
     check_num_sobol_trials(num_sobol_trials)
     check_storage_name(storage_path)
     new_client = _new_client(problem, seed, strategy, num_sobol_trials, optimizer_kwargs)
-    asked = {
-        key
-        for key, value in (
-            ("strategy", strategy),
-            ("sobol", num_sobol_trials),
-            ("optimizer_kwargs", optimizer_kwargs),
-        )
-        if value is not None
-    }
+    asked = _asked(strategy, num_sobol_trials, optimizer_kwargs)
     config = open_storage(storage_path)
     session = StudySession(
         problem, storage_path, config, experiment_name_for(problem), heartbeat_timeout
@@ -288,6 +280,16 @@ def _new_client(
     return client
 
 
+def _asked(strategy: Any, num_sobol_trials: Any, optimizer_kwargs: Any) -> set[str]:
+    """The strategy options given explicitly (compared with a resumed study's)."""
+    given = (
+        ("strategy", strategy),
+        ("sobol", num_sobol_trials),
+        ("optimizer_kwargs", optimizer_kwargs),
+    )
+    return {key for key, value in given if value is not None}
+
+
 def _create_or_resume(
     problem: Problem,
     storage: str | Path,
@@ -310,7 +312,7 @@ def _create_or_resume(
         problem, storage, config, experiment_name_for(problem), DEFAULT_HEARTBEAT_TIMEOUT
     )
     try:
-        return session.open(new_client, set())
+        return session.open(new_client, _asked(strategy, num_sobol_trials, optimizer_kwargs))
     finally:
         session.close()
 
