@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import signal
 from pathlib import Path
 from typing import Any
@@ -69,12 +71,24 @@ def _restore_sigint(previous: Any) -> None:
         signal.signal(signal.SIGINT, previous)
 
 
-def close(dask_client: Any, cluster: Any) -> None:
-    """Close the client and the local cluster quickly, quietly."""
+def close(dask_client: Any, cluster: Any, busy: bool = False) -> None:
+    """Close the client and the local cluster quietly.
+
+    With ``busy`` (trials still running: a stop, an error) the local cluster's
+    worker processes are killed first: a worker waits for its running task
+    before closing gracefully, which for a long trial is far longer than a
+    Ctrl-C should take.
+    """
     try:
         dask_client.close(timeout=5)
     except Exception as e:  # already gone
         logger.debug("Closing the Dask client: %s", e)
+    if cluster is not None and busy:
+        for nanny in list(getattr(cluster, "workers", {}).values()):
+            pid = getattr(nanny, "pid", None)
+            if pid:
+                with contextlib.suppress(OSError):  # already gone
+                    os.kill(pid, signal.SIGKILL)
     if cluster is not None:
         try:
             cluster.close(timeout=10)

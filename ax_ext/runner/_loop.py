@@ -102,6 +102,7 @@ def run_trials(
         now["running"] -= 1
 
     dask_client, cluster = _dask.connect(workers, scheduler_address)
+    busy = abandoned = False
     try:
         last_gen = -math.inf
         changed = True
@@ -115,7 +116,7 @@ def run_trials(
                 for future, (index, started) in list(running.items()):
                     if clock - started > trial_timeout:
                         del running[future]
-                        _dask.abandon(dask_client, future)
+                        abandoned = _dask.abandon(dask_client, future) is None or abandoned
                         reason = session.fail(index, f"timed out after {trial_timeout:g} s")
                         logger.warning("Trial %d failed: %s.", index, reason)
                         out.finished += 1
@@ -150,6 +151,7 @@ def run_trials(
                         break
             time.sleep(POLL_SECONDS)
         if interrupt.requested:
+            busy = bool(running)
             _stop(session, running, out)
             running.clear()
     finally:
@@ -160,7 +162,7 @@ def run_trials(
                 session.fail(index, INTERRUPTED)
             except Exception as e:  # the storage itself failed; resuming marks it
                 logger.debug("Could not mark trial %d interrupted: %s", index, e)
-        _dask.close(dask_client, cluster)
+        _dask.close(dask_client, cluster, busy=busy or bool(running) or abandoned)
     return out
 
 
