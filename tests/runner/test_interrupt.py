@@ -64,7 +64,6 @@ def test_ctrl_c_stops_the_study_cleanly_within_seconds(tmp_path):
         os.killpg(proc.pid, signal.SIGINT)
         code = proc.wait(timeout=60)
         seconds = time.monotonic() - start
-        print(f"stopped {seconds:.2f} s after the Ctrl-C")
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -84,10 +83,10 @@ def test_ctrl_c_stops_the_study_cleanly_within_seconds(tmp_path):
         if status == TrialStatus.COMPLETED:
             assert after[index][0] == TrialStatus.COMPLETED
     assert TrialStatus.RUNNING not in {s for s, _ in after.values()}
-    interrupted = [
-        i for i, (s, r) in after.items() if (s, r) == (TrialStatus.FAILED, "interrupted")
-    ]
-    assert interrupted and len(after) == len(before) or len(after) > len(before)
+    # trials running at the Ctrl-C finished in time (saved) or were marked interrupted
+    outcomes = {after[i] for i, (s, _) in before.items() if s == TrialStatus.RUNNING}
+    assert outcomes <= {(TrialStatus.COMPLETED, None), (TrialStatus.FAILED, "interrupted")}
+    assert (TrialStatus.FAILED, "interrupted") in set(after.values())
 
 
 def test_a_second_ctrl_c_exits_at_once(tmp_path):
