@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import re
 import sys
 import time
 
@@ -97,7 +98,8 @@ def _interrupted_message(command: str, error: KeyboardInterrupt) -> str:
 
 
 def _tune(args: argparse.Namespace) -> int:
-    storage = args.storage or f"ax_ext_{args.problem}.db"
+    # a module:attribute problem gives a file name without the colon
+    storage = args.storage or "ax_ext_{}.db".format(re.sub(r"[^\w.-]", "_", args.problem))
 
     def work():
         from ax_ext.runner import run_study
