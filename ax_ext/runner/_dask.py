@@ -71,6 +71,32 @@ def _restore_sigint(previous: Any) -> None:
         signal.signal(signal.SIGINT, previous)
 
 
+class Quiet:
+    """Dask's own log lines off from :meth:`on` until the block ends (a stop we caused).
+
+    Stopping kills tasks and workers on purpose (and a SIGTERM to the whole job
+    kills the workers themselves); the scheduler would log each as an error
+    although every trial gets its reason in the study.
+    """
+
+    def __init__(self) -> None:
+        self._level: int | None = None
+
+    def on(self) -> None:
+        log = logging.getLogger("distributed")
+        if self._level is None:
+            self._level = log.level
+        log.setLevel(logging.CRITICAL)
+
+    def __enter__(self) -> Quiet:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._level is not None:
+            logging.getLogger("distributed").setLevel(self._level)
+            self._level = None
+
+
 def close(dask_client: Any, cluster: Any, busy: bool = False) -> None:
     """Close the client and the local cluster quietly.
 

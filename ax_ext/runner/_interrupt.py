@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 from typing import Any
@@ -25,9 +25,15 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class Interrupt:
-    """A context manager that catches SIGINT and SIGTERM for a study."""
+    """A context manager that catches SIGINT and SIGTERM for a study.
 
-    def __init__(self) -> None:
+    Args:
+        on_stop: Called (in the main thread) on the first signal, e.g. to
+            quiet Dask while workers that got the same signal die.
+    """
+
+    def __init__(self, on_stop: Callable[[], Any] | None = None) -> None:
+        self.on_stop = on_stop
         self.signum: int | None = None
         self._generating = False
         self._previous: dict[int, Any] = {}
@@ -62,8 +68,14 @@ class Interrupt:
             sys.stderr.flush()
             os._exit(128 + signum)
         self.signum = signum
+        self.stopping()
         if self._generating:
             raise KeyboardInterrupt
+
+    def stopping(self) -> None:
+        """Run ``on_stop`` (also when the study stops with trials running otherwise)."""
+        if self.on_stop is not None:
+            self.on_stop()
 
     @contextmanager
     def generating(self) -> Iterator[None]:

@@ -152,6 +152,7 @@ def run_trials(
             time.sleep(POLL_SECONDS)
         if interrupt.requested:
             busy = bool(running)
+            interrupt.stopping()  # quiet Dask (already so if the signal came first)
             _stop(session, running, out)
             running.clear()
     finally:
@@ -162,14 +163,23 @@ def run_trials(
                 session.fail(index, INTERRUPTED)
             except Exception as e:  # the storage itself failed; resuming marks it
                 logger.debug("Could not mark trial %d interrupted: %s", index, e)
+        if busy or running or abandoned:
+            interrupt.stopping()
         _dask.close(dask_client, cluster, busy=busy or bool(running) or abandoned)
     return out
 
 
 def _stop(session: StudySession, running: dict[Any, tuple[int, float]], out: LoopResult) -> None:
-    """On a Ctrl-C: save the results already received, mark the other trials interrupted."""
+    """On a Ctrl-C: save the results already received, mark the other trials interrupted.
+
+    A trial whose worker died meanwhile is interrupted too, not failed: a SIGTERM
+    sent to the whole job (Slurm's ``scancel``) reaches the workers as well.
+    """
+    from distributed.scheduler import KilledWorker
+
     for future, (index, _) in running.items():
-        if future.done():
+        killed = future.status == "error" and isinstance(future.exception(), KilledWorker)
+        if future.done() and not killed:
             if future.status == "finished":
                 session.record(index, future.result())
             else:

@@ -35,6 +35,7 @@ from ax.core.base_trial import TrialStatus
 from ax.exceptions.core import UserInputError
 
 import ax_ext.generation  # noqa: F401  (registers ax_ext's classes for decoding)
+from ax_ext.runner import _dask
 from ax_ext.runner._coordination import DEFAULT_HEARTBEAT_TIMEOUT, PROCESS_STOPPED
 from ax_ext.runner._interrupt import Interrupt
 from ax_ext.runner._loop import LoopResult, run_trials
@@ -211,7 +212,7 @@ def run_study(
     )
     generation_seconds: list[float] = []
     new_trials = 0
-    with Interrupt() as interrupt:
+    with _dask.Quiet() as quiet, Interrupt(on_stop=quiet.on) as interrupt:
         client = session.open(new_client, asked)
         try:
             _check_trials(counts(client._experiment), trials, storage_path)
