@@ -5,7 +5,8 @@
 * :func:`hang_once_problem`: the first evaluation (no marker file
   ``AX_EXT_TEST_HANG_MARKER`` yet) sleeps forever, the others return at once;
 * :func:`bad_result_problem`: the first evaluation (no marker file
-  ``AX_EXT_TEST_BAD_MARKER`` yet) returns ``{"loss": "0.5abc"}``.
+  ``AX_EXT_TEST_BAD_MARKER`` yet) returns ``{"loss": "0.5abc"}``, the second
+  raises ``TrialFailedError``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import time
 from pathlib import Path
 
 from ax_ext.runner.builtin_problems import synthetic_loss
-from ax_ext.runner.problems import Problem
+from ax_ext.runner.problems import Problem, TrialFailedError
 
 SLEEP_ENV = "AX_EXT_TEST_SLEEP"
 HANG_MARKER_ENV = "AX_EXT_TEST_HANG_MARKER"
@@ -41,6 +42,9 @@ def bad_result_once(params: dict, seed: int = 0) -> dict:
     if not marker.exists():
         marker.write_text("bad")
         return {"loss": "0.5abc"}
+    if marker.read_text() == "bad":
+        marker.write_text("raised")
+        raise TrialFailedError("training diverged")
     return synthetic_loss(params, seed)
 
 

@@ -55,19 +55,20 @@ def test_real_numbers_complete_the_trial(client, value):
     assert client._experiment.trials[index].status == TrialStatus.COMPLETED
 
 
-def test_a_study_goes_on_after_a_string_objective(tmp_path, monkeypatch):
+def test_a_study_goes_on_after_a_string_objective_and_a_raising_evaluation(tmp_path, monkeypatch):
     monkeypatch.setenv(BAD_MARKER_ENV, str(tmp_path / "bad"))
     result = run_study(
         "tests.runner._slow_problem:bad_result_problem",
-        trials=3,
+        trials=4,
         workers=1,
         storage_path=tmp_path / "bad.db",
         progress=False,
     )
-    assert (result.completed, result.failed, result.interrupted) == (2, 1, 0)
-    failed = result.client._experiment.trials[0]
-    assert failed.status == TrialStatus.FAILED
-    assert failed.status_reason == "'loss' is '0.5abc' (str), not a real number"
+    assert (result.completed, result.failed, result.interrupted) == (2, 2, 0)
+    trials = result.client._experiment.trials
+    assert [trials[i].status for i in (0, 1)] == [TrialStatus.FAILED] * 2
+    assert trials[0].status_reason == "'loss' is '0.5abc' (str), not a real number"
+    assert trials[1].status_reason == "TrialFailedError: training diverged"
 
 
 def test_compare_records_results_as_tune_does(monkeypatch, tmp_path):
@@ -75,7 +76,7 @@ def test_compare_records_results_as_tune_does(monkeypatch, tmp_path):
 
     monkeypatch.setenv(BAD_MARKER_ENV, str(tmp_path / "bad"))
     df = compare_strategies(
-        "tests.runner._slow_problem:bad_result_problem", strategies=["sobol"], seeds=[0], trials=3
+        "tests.runner._slow_problem:bad_result_problem", strategies=["sobol"], seeds=[0], trials=4
     )
-    assert df["status"].tolist() == ["FAILED", "COMPLETED", "COMPLETED"]
-    assert math.isnan(df["value"].iloc[0]) and df["value"].iloc[1:].notna().all()
+    assert df["status"].tolist() == ["FAILED", "FAILED", "COMPLETED", "COMPLETED"]
+    assert df["value"].iloc[:2].isna().all() and df["value"].iloc[2:].notna().all()
