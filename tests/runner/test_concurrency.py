@@ -13,21 +13,15 @@ import sqlalchemy as sa
 from ax.core.base_trial import TrialStatus
 
 from ax_ext.runner import get_problem, run_study
-from ax_ext.runner._coordination import (
-    METADATA,
-    OWNER_KEY,
-    PROCESS_STOPPED,
-    PROCESSES,
-    coordination_engine,
-    db_now,
-    dead_owners,
-)
 from ax_ext.runner.report import load_study_client
 from ax_ext.runner.study import _create_or_resume
 from tests.runner._slow_problem import SLEEP_ENV
 
 TRIALS = 8
 PROBLEM = "tests.runner._slow_problem:slow_problem"
+
+
+OWNER_KEY, PROCESS_STOPPED = "ax_ext_owner", "its process stopped"
 
 
 def _rows(url):
@@ -129,7 +123,7 @@ def _check_study(url, victim):
     assert len({r[3].split(":")[1] for r in rows}) == 3
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     with engine.connect() as c:
-        assert c.execute(sa.select(sa.func.count()).select_from(PROCESSES)).scalar() == 0
+        assert c.execute(sa.text("SELECT count(*) FROM ax_ext_process")).scalar() == 0
     engine.dispose()
 
 
@@ -143,6 +137,14 @@ def test_three_tune_processes_share_one_postgresql_study_and_survive_a_kill(tmp_
 
 
 def test_a_process_silent_past_the_heartbeat_timeout_counts_as_stopped(tmp_path):
+    from ax_ext.runner._coordination import (
+        METADATA,
+        PROCESSES,
+        coordination_engine,
+        db_now,
+        dead_owners,
+    )
+
     engine = coordination_engine(f"sqlite:///{tmp_path / 'beats.db'}")
     METADATA.create_all(engine)
     with engine.begin() as c:
@@ -162,6 +164,8 @@ def test_a_process_silent_past_the_heartbeat_timeout_counts_as_stopped(tmp_path)
 
 
 def test_a_study_replaces_the_trial_of_a_process_that_stopped_beating(tmp_path):
+    from ax_ext.runner._coordination import PROCESSES, coordination_engine, db_now
+
     storage = tmp_path / "study.db"
     problem = get_problem("synthetic")
     client = _create_or_resume(problem, storage, seed=0, num_sobol_trials=5, optimizer_kwargs=None)

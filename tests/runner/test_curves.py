@@ -10,7 +10,6 @@ from ax.core.base_trial import TrialStatus
 from ax.exceptions.core import UserInputError
 
 from ax_ext.runner import Problem, get_problem, register_problem, run_study
-from ax_ext.runner._recording import record_result
 from ax_ext.runner.builtin_problems import digits_cnn_evaluate
 from ax_ext.runner.problems import _REGISTRY, CURVES_KEY, split_result
 from ax_ext.runner.report import load_study_client
@@ -90,6 +89,8 @@ def test_curves_is_not_a_metric_name():
 
 
 def test_malformed_curves_are_not_stored_and_the_trial_keeps_its_metrics(tmp_path, caplog):
+    from ax_ext.runner._recording import record_result
+
     problem = get_problem("synthetic")
     client = _create_or_resume(problem, tmp_path / "s.db", 0, 5, None)
     ((index, params),) = client.get_next_trials(max_trials=1).items()
@@ -129,6 +130,8 @@ def _losses(client):
 
 
 def test_study_stores_curves_in_sqlite_and_keeps_them_on_resume(tmp_path, curves_problem):
+    from ax_ext.runner._recording import record_result
+
     storage = tmp_path / "curves.db"
     first = run_study("test-curves", trials=2, workers=1, storage_path=storage, progress=False)
     assert first.completed == 2

@@ -12,11 +12,6 @@ import pytest
 from ax.core.base_trial import TrialStatus
 
 from ax_ext.runner import get_problem
-from ax_ext.runner._interrupt import Interrupt
-from ax_ext.runner._loop import LoopResult, _stop
-from ax_ext.runner._session import StudySession
-from ax_ext.runner._storage import open_storage
-from ax_ext.runner.study import _new_client
 from tests.runner._slow_problem import SLEEP_ENV
 
 
@@ -127,6 +122,12 @@ def _slow(x):
 
 
 def test_on_a_stop_results_that_arrived_are_saved_and_the_others_interrupted(tmp_path):
+    from ax_ext.runner._interrupt import Interrupt
+    from ax_ext.runner._loop import LoopResult, _stop
+    from ax_ext.runner._session import StudySession
+    from ax_ext.runner._storage import open_storage
+    from ax_ext.runner.study import _new_client
+
     problem = get_problem("synthetic")
     storage = tmp_path / "study.db"
     config = open_storage(storage)

@@ -9,7 +9,6 @@ from ax.api.client import Client
 from ax.core.base_trial import TrialStatus
 
 from ax_ext.runner import get_problem, run_study
-from ax_ext.runner._recording import record_result
 from ax_ext.runner.strategies import set_strategy
 from tests.runner._slow_problem import BAD_MARKER_ENV
 
@@ -40,6 +39,8 @@ def client():
     ],
 )
 def test_a_result_that_is_not_real_numbers_fails_the_trial(client, result, reason):
+    from ax_ext.runner._recording import record_result
+
     ((index, _),) = client.get_next_trials(max_trials=1).items()
     recorded = record_result(client, get_problem("synthetic"), index, result)
     trial = client._experiment.trials[index]
@@ -49,6 +50,8 @@ def test_a_result_that_is_not_real_numbers_fails_the_trial(client, result, reaso
 
 @pytest.mark.parametrize("value", [0.25, 1, np.float32(0.25), np.int64(3)])
 def test_real_numbers_complete_the_trial(client, value):
+    from ax_ext.runner._recording import record_result
+
     ((index, _),) = client.get_next_trials(max_trials=1).items()
     recorded = record_result(client, get_problem("synthetic"), index, {"loss": value})
     assert recorded.value == float(value)

@@ -8,7 +8,7 @@ from ax.storage.sqa_store.save import save_experiment
 from ax_ext.cli import main
 from ax_ext.generation import sqlite_storage_config
 from ax_ext.runner import get_problem
-from ax_ext.runner.study import _create_or_resume, _new_client
+from ax_ext.runner.study import _create_or_resume
 
 
 def _dump(path):
@@ -93,6 +93,8 @@ def test_a_resumed_study_says_when_its_stored_strategy_differs(tmp_path, caplog)
 
 def test_a_half_created_study_gets_the_commands_strategy(tmp_path, caplog):
     # what ax_ext <= 0.1 left after `tune --sobol -1`: an experiment, no strategy
+    from ax_ext.runner.study import _new_client
+
     storage = tmp_path / "a.db"
     new = _new_client(get_problem("synthetic"), 0, None, 5, None)
     sqlite_storage_config(storage)
