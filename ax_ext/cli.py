@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import gc
+import re
 import sys
 import time
 
 __all__ = ["main"]
+
+#: Default of ``tune --heartbeat-timeout`` (``ax_ext.runner._coordination``'s, without
+#: importing Ax for ``--help``).
+DEFAULT_HEARTBEAT_TIMEOUT = 60.0
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -73,10 +79,27 @@ def _run_quietly(command: str, verbose: bool, work):
     except UserInputError as e:
         print(f"ax-ext {command}: error: {e}", file=sys.stderr)
         return None, 2
+    except KeyboardInterrupt as e:
+        code = getattr(e, "exit_code", 130)
+        print(f"\nax-ext {command}: {_interrupted_message(command, e)}", file=sys.stderr)
+        return None, code
+
+
+def _interrupted_message(command: str, error: KeyboardInterrupt) -> str:
+    if command != "tune":
+        return "interrupted; nothing was written."
+    saved = getattr(error, "saved", None)
+    if saved is None:
+        return "interrupted before any trial ran; run the same command again to start."
+    return (
+        f"stopped: {saved} results that had arrived were saved, {error.interrupted} running "
+        "trials marked interrupted; run the same command again to resume."
+    )
 
 
 def _tune(args: argparse.Namespace) -> int:
-    storage = args.storage or f"ax_ext_{args.problem}.db"
+    # a module:attribute problem gives a file name without the colon
+    storage = args.storage or "ax_ext_{}.db".format(re.sub(r"[^\w.-]", "_", args.problem))
 
     def work():
         from ax_ext.runner import run_study
@@ -92,6 +115,8 @@ def _tune(args: argparse.Namespace) -> int:
             num_sobol_trials=args.sobol,
             optimizer_kwargs=FAST_ACQF if args.fast_acqf else None,
             strategy=args.strategy,
+            trial_timeout=args.trial_timeout,
+            heartbeat_timeout=args.heartbeat_timeout,
         )
 
     result, code = _run_quietly("tune", args.verbose, work)
@@ -231,7 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a study with ax_ext's sobol_then_bo, evaluating up to --workers "
         "trials at once on Dask distributed and saving every trial to --storage. Run the "
         "same command again to resume: finished trials are kept, trials that were running "
-        "are marked failed ('interrupted'), and the study continues to --trials.",
+        "are marked failed ('interrupted'), and the study continues to --trials. Several "
+        "tune processes may run one study at once (SQLite on one machine, PostgreSQL on "
+        "many). Ctrl-C stops cleanly; a second Ctrl-C stops at once.",
     )
     tune.add_argument(
         "problem", help="problem name: synthetic, sklearn-gb, digits-cnn, or a registered one"
@@ -248,9 +275,24 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--seed", type=int, default=0, help="Sobol and evaluation seed")
     tune.add_argument(
         "--strategy",
-        default="ax_ext",
+        default=None,
         choices=["ax_ext", "ax-default", "sobol"],
         help="generation strategy of a new study (default ax_ext: Sobol, then ScalarChoiceGP BO)",
+    )
+    tune.add_argument(
+        "--trial-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="fail a trial still running after SECONDS and restart its worker (default: none)",
+    )
+    tune.add_argument(
+        "--heartbeat-timeout",
+        type=float,
+        default=DEFAULT_HEARTBEAT_TIMEOUT,
+        metavar="SECONDS",
+        help="with several tune processes on one study: fail the running trials of a "
+        f"process silent for SECONDS (default {DEFAULT_HEARTBEAT_TIMEOUT:g})",
     )
     tune.add_argument(
         "--scheduler",
@@ -336,7 +378,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "demo" and args.n < 2:
         parser.error(f"--n must be at least 2 training points, got {args.n}")
-    return args.func(args)
+    code = args.func(args)
+    # everything is saved and closed: leave the objects of Ax, torch and Dask to the
+    # exit instead of a final garbage collection over all of them (seconds)
+    gc.freeze()
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

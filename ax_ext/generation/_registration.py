@@ -9,8 +9,10 @@ What is registered, and nothing else:
   (``ax.storage.botorch_modular_registry.register_model`` / ``register_kernel`` /
   ``register_acquisition``), so experiments and generation strategies that name them
   save and load through Ax's JSON and SQL stores;
-* :class:`~ax_ext.generation.LOOQualityGate` in Ax's JSON encoder/decoder
-  registries (the SQL store uses the same registries for generation nodes);
+* :class:`~ax_ext.generation.LOOQualityGate` and
+  :class:`~ax_ext.generation.strategy.SupportedSearchSpace` in Ax's JSON
+  encoder/decoder registries (the SQL store uses the same registries for
+  generation nodes);
 * a ``submodel_input_constructor`` for ``ScalarChoiceGP`` that adds what Ax's
   generic constructor leaves out: the values of each coded choice column (and
   their display names, from ``model_options["choice_values"]``), the parameter
@@ -46,6 +48,7 @@ from botorch.utils.datasets import SupervisedDataset
 
 from ax_ext.generation.acquisition import MixedBudgetAcquisition
 from ax_ext.generation.gate import LOOQualityGate
+from ax_ext.generation.strategy import SupportedSearchSpace
 from ax_ext.generation.transforms import UnorderedChoiceEncode, original_name
 from ax_ext.kernels import ScalarChoiceKernel
 from ax_ext.models import ScalarChoiceGP
@@ -105,3 +108,5 @@ register_kernel(ScalarChoiceKernel)
 register_acquisition(MixedBudgetAcquisition)
 CORE_ENCODER_REGISTRY[LOOQualityGate] = transition_criterion_to_dict
 CORE_DECODER_REGISTRY[LOOQualityGate.__name__] = LOOQualityGate
+CORE_ENCODER_REGISTRY[SupportedSearchSpace] = transition_criterion_to_dict
+CORE_DECODER_REGISTRY[SupportedSearchSpace.__name__] = SupportedSearchSpace

@@ -24,17 +24,30 @@ default's time (docs/generation.md has the table).
 
 :class:`MixedBudgetAcquisition` applies this budget only when Ax picks
 ``optimize_acqf_mixed_alternating`` (other optimizers do not take these
-options), and only where the user's ``optimizer_kwargs`` do not set them.
+options), and only where the user's ``optimizer_kwargs`` do not set them. It
+also passes each optimizer only the options it accepts
+(:func:`supported_optimizer_options`): on a small all-discrete space Ax picks
+``optimize_acqf_discrete``, which takes no ``options``, while the same
+``optimizer_kwargs`` suit the mixed optimizer once the space grows.
 """
 
 from __future__ import annotations
 
+import inspect
+import logging
 from typing import Any
 
 from ax.generators.torch.botorch_modular.acquisition import Acquisition, determine_optimizer
 from ax.generators.utils import mk_discrete_choices
 
-__all__ = ["MIXED_ALTERNATING_OPTIONS", "MixedBudgetAcquisition", "with_mixed_alternating_budget"]
+__all__ = [
+    "MIXED_ALTERNATING_OPTIONS",
+    "MixedBudgetAcquisition",
+    "supported_optimizer_options",
+    "with_mixed_alternating_budget",
+]
+
+logger = logging.getLogger(__name__)
 
 #: The budget ax_ext's BO node gives ``optimize_acqf_mixed_alternating``: top-level
 #: optimizer arguments and, under ``"options"``, its options (user values win).
@@ -71,9 +84,46 @@ def with_mixed_alternating_budget(optimizer_options: dict[str, Any] | None) -> d
     return merged
 
 
+def supported_optimizer_options(
+    optimizer: str, optimizer_options: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """The entries of ``optimizer_options`` that BoTorch's ``optimizer`` accepts.
+
+    Ax raises for ``options`` given to ``optimize_acqf_discrete`` or
+    ``optimize_acqf_discrete_local_search`` (and BoTorch for other unknown
+    keywords); the entries the chosen optimizer does not take are left out and
+    logged at INFO, the rest passed unchanged.
+
+    Example:
+        >>> supported_optimizer_options(
+        ...     "optimize_acqf_discrete", {"options": {"maxiter": 5}, "max_batch_size": 64}
+        ... )
+        {'max_batch_size': 64}
+        >>> supported_optimizer_options("optimize_acqf", {"options": {"maxiter": 5}})
+        {'options': {'maxiter': 5}}
+    """
+    if not optimizer_options:
+        return optimizer_options
+    import botorch.optim
+
+    function = getattr(botorch.optim, optimizer, None)
+    if function is None:  # an optimizer this version does not know: leave it to Ax
+        return optimizer_options
+    parameters = inspect.signature(function).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return optimizer_options
+    kept = {k: v for k, v in optimizer_options.items() if k in parameters}
+    dropped = sorted(set(optimizer_options) - set(kept))
+    if dropped:
+        logger.info(
+            "%s takes no %s; these optimizer_kwargs are not passed to it.", optimizer, dropped
+        )
+    return kept
+
+
 class MixedBudgetAcquisition(Acquisition):
     """Ax's ``Acquisition``, with :data:`MIXED_ALTERNATING_OPTIONS` for the mixed
-    alternating optimizer.
+    alternating optimizer, passing each optimizer only the options it takes.
 
     Everything else (acquisition function, other optimizers, their defaults) is
     Ax's. Registered with Ax's storage registry on import of
@@ -108,6 +158,7 @@ class MixedBudgetAcquisition(Acquisition):
             )
             if optimizer == "optimize_acqf_mixed_alternating":
                 optimizer_options = with_mixed_alternating_budget(optimizer_options)
+            optimizer_options = supported_optimizer_options(optimizer, optimizer_options)
         return super().optimize(
             n=n,
             search_space_digest=search_space_digest,

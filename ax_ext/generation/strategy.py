@@ -19,6 +19,7 @@ from ax.generation_strategy.generator_spec import GeneratorSpec
 from ax.generation_strategy.transition_criterion import (
     MaxGenerationParallelism,
     MinTrials,
+    TransitionCriterion,
 )
 from ax.generators.torch.botorch_modular.surrogate import SurrogateSpec
 from ax.generators.torch.botorch_modular.utils import ModelConfig
@@ -32,6 +33,7 @@ from ax_ext.models import ScalarChoiceGP
 
 __all__ = [
     "BO_TRANSFORMS",
+    "SupportedSearchSpace",
     "default_num_sobol_trials",
     "scalar_choice_model_config",
     "sobol_then_bo",
@@ -153,6 +155,34 @@ def check_search_space(search_space: SearchSpace) -> int:
     return len(tunable)
 
 
+class SupportedSearchSpace(TransitionCriterion):
+    """Met for a search space :func:`sobol_then_bo` supports; raises for any other.
+
+    :func:`sobol_then_bo` built without a search space puts this criterion first
+    on the Sobol node's way to BO. Ax evaluates a node's transition criteria
+    before each generation, so the experiment's search space is checked
+    (:func:`check_search_space`: hierarchical, fidelity, task parameters, nothing
+    tunable) at the first generation, with the same ``UnsupportedError``.
+
+    Example:
+        >>> SupportedSearchSpace(transition_to="BO")
+        SupportedSearchSpace(transition_to='BO')
+    """
+
+    def __init__(self, transition_to: str, continue_trial_generation: bool | None = False) -> None:
+        super().__init__(
+            transition_to=transition_to, continue_trial_generation=continue_trial_generation
+        )
+
+    def __repr__(self) -> str:
+        return f"{self.criterion_class}(transition_to={self.transition_to!r})"
+
+    def is_met(self, experiment: Experiment, curr_node: GenerationNode) -> bool:
+        """``True`` for a supported search space; raises ``UnsupportedError`` otherwise."""
+        check_search_space(experiment.search_space)
+        return True
+
+
 def sobol_then_bo(
     search_space: SearchSpace | Experiment | Any | None = None,
     *,
@@ -200,8 +230,9 @@ def sobol_then_bo(
 
     Args:
         search_space: The search space (or an ``Experiment`` or ``Client`` with one)
-            to check now and to size the defaults; without it the checks run when
-            Ax first builds the BO model and ``num_sobol_trials`` defaults to 10.
+            to check now and to size the defaults; without it the same checks run
+            at the first generation (:class:`SupportedSearchSpace`) and
+            ``num_sobol_trials`` defaults to 10.
         num_sobol_trials: Sobol trials before BO; default
             :func:`default_num_sobol_trials` of the number of tunable parameters.
         min_completed_trials: Completed trials with data needed before BO; default
@@ -318,6 +349,9 @@ def sobol_then_bo(
         # edges are tried in order: the gate first, the spent budget as the fallback
         transitions = [*criteria(BO_GATE_PASSED), gate, *budget]
         bo_names = [BO_GATE_PASSED, BO_BUDGET_SPENT]
+    if search_space is None:
+        # first on the first edge, so Ax checks the space before every Sobol trial
+        transitions.insert(0, SupportedSearchSpace(transition_to=bo_names[0]))
 
     def pausing() -> list:
         if max_parallelism is None:

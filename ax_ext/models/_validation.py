@@ -38,6 +38,54 @@ def check_shapes(X: Tensor, Y: Tensor, Yvar: Tensor | None) -> None:
         )
 
 
+def check_dtypes(**tensors: Tensor | None) -> None:
+    """Raise ``InputDataError`` unless every given tensor is floating point.
+
+    A GP's hyperparameters take the training data's dtype, so integer (e.g.
+    ``torch.long``) data cannot be used; say so before ``nn.Module.to`` fails
+    with a ``TypeError``.
+    """
+    for name, t in tensors.items():
+        if t is not None and not t.is_floating_point():
+            raise InputDataError(
+                f"Expected {name} to be a floating-point tensor (torch.float64 is "
+                f"recommended), got {t.dtype}. Convert it, e.g. {name}.double()."
+            )
+
+
+def check_bounds(bounds: Tensor) -> None:
+    """Raise ``InputDataError`` unless ``2 x d`` bounds are finite with lower < upper."""
+    lower, upper = bounds[0], bounds[1]
+    bad = (~torch.isfinite(bounds)).any(0) | (lower >= upper)
+    if bad.any():
+        cols = bad.nonzero().flatten().tolist()
+        i = cols[0]
+        raise InputDataError(
+            f"Expected finite bounds with lower < upper (bounds[0] are the lower, "
+            f"bounds[1] the upper bounds), but columns {cols[:10]} are not (column {i}: "
+            f"lower {lower[i].item():g}, upper {upper[i].item():g}). Swap or fix them."
+        )
+
+
+def check_outcome_scale(Y: Tensor) -> None:
+    """Raise ``InputDataError`` if ``Y``'s mean or variance overflows its dtype.
+
+    Finite targets such as 1e300 still overflow when squared for the
+    standardization (and the marginal likelihood), which then turns every
+    prediction into NaN.
+    """
+    mean = Y.mean(dim=-2, keepdim=True)
+    variance = (Y - mean).square().mean(dim=-2)
+    if not (torch.isfinite(mean).all() and torch.isfinite(variance).all()):
+        big = Y.abs().max().item()
+        raise InputDataError(
+            f"Expected train_Y whose mean and variance fit in {Y.dtype}, but its values "
+            f"reach {big:.3g}, so the outcome standardization overflows and every "
+            "prediction would be NaN. Rescale the targets (e.g. divide by a constant, or "
+            "model their log)."
+        )
+
+
 def check_finite(**tensors: Tensor | None) -> None:
     """Raise ``InputDataError`` if any given tensor has NaN or infinite entries."""
     for name, t in tensors.items():

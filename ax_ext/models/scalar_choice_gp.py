@@ -34,8 +34,11 @@ from ax_ext.models._fused_loss import ScalarChoiceFusedLoss
 from ax_ext.models._prediction import lazy_test_prior
 from ax_ext.models._validation import (
     AX_ONE_HOT_INFIX,
+    check_bounds,
     check_choice_columns,
+    check_dtypes,
     check_finite,
+    check_outcome_scale,
     check_shapes,
     is_binary_column,
     resolve_dims,
@@ -131,9 +134,11 @@ class ScalarChoiceGP(SingleTaskGP):
         bounds: Tensor | None = None,
         choice_value_names: Mapping[int, Sequence[str]] | None = None,
     ) -> None:
+        check_dtypes(train_X=train_X, train_Y=train_Y, train_Yvar=train_Yvar)
         self._validate_tensor_args(X=train_X, Y=train_Y, Yvar=train_Yvar)
         check_shapes(train_X, train_Y, train_Yvar)
         check_finite(train_X=train_X, train_Y=train_Y, train_Yvar=train_Yvar)
+        check_outcome_scale(train_Y)
         d = train_X.shape[-1]
         if feature_names is not None:
             feature_names = [str(n) for n in feature_names]
@@ -142,10 +147,13 @@ class ScalarChoiceGP(SingleTaskGP):
                     f"Expected {d} feature_names (one per column of train_X), got "
                     f"{len(feature_names)}: {feature_names!r}."
                 )
-        if bounds is not None and tuple(bounds.shape) != (2, d):
-            raise BotorchTensorDimensionError(
-                f"Expected bounds of shape 2 x d = (2, {d}), got {tuple(bounds.shape)}."
-            )
+        if bounds is not None:
+            if tuple(bounds.shape) != (2, d):
+                raise BotorchTensorDimensionError(
+                    f"Expected bounds of shape 2 x d = (2, {d}), got {tuple(bounds.shape)}."
+                )
+            check_dtypes(bounds=bounds)
+            check_bounds(bounds)
         encoder = None
         X_enc = train_X
         if choice_value_names and not categorical_features:

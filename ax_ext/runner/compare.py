@@ -27,8 +27,9 @@ from typing import Any
 
 from ax.exceptions.core import UserInputError
 
+from ax_ext.runner._recording import mark_failed, record_result
 from ax_ext.runner.problems import Problem, get_problem
-from ax_ext.runner.strategies import STRATEGIES, set_strategy
+from ax_ext.runner.strategies import STRATEGIES, check_num_sobol_trials, set_strategy
 
 __all__ = ["STRATEGIES", "comparison_figure", "compare_strategies", "write_comparison"]
 
@@ -117,17 +118,17 @@ def _run_one(
         value, status = math.nan, "COMPLETED"
         try:
             result = problem.evaluate(params, seed)
-            raw = result.get(problem.objective) if isinstance(result, dict) else None
-            if raw is None or not math.isfinite(float(raw)):
-                raise ValueError(f"{problem.objective!r} is {raw!r}")
         except Exception as e:  # a failed evaluation fails this trial only
-            client.mark_trial_failed(index, failed_reason=f"{type(e).__name__}: {e}"[:100])
+            mark_failed(client, index, f"{type(e).__name__}: {e}")
             status = "FAILED"
             logger.warning("%s seed %d trial %d failed: %s", strategy, seed, index, e)
         else:
-            client.complete_trial(index, raw_data={k: float(v) for k, v in result.items()})
-            value = float(raw)
-            best = value if math.isnan(best) else pick(best, value)
+            recorded = record_result(client, problem, index, result)
+            if recorded.value is None:
+                status = "FAILED"
+            else:
+                value = recorded.value
+                best = value if math.isnan(best) else pick(best, value)
         rows.append(
             {
                 "strategy": strategy,
@@ -157,9 +158,11 @@ def compare_strategies(
 
     Each (strategy, seed) pair is a fresh in-memory Ax ``Client`` seeded with
     ``seed``, asked for one trial at a time; the trial is evaluated in this
-    process with ``problem.evaluate(params, seed)``. A trial whose evaluation
-    raises or returns a non-finite objective is marked failed (``value`` NaN) and
-    counts as a trial.
+    process with ``problem.evaluate(params, seed)`` and recorded as ``ax-ext tune``
+    records it (:func:`~ax_ext.runner._recording.record_result`). A trial whose
+    evaluation raises or returns a result that is not a dict of real numbers
+    with a finite objective is marked failed (``value`` NaN) and counts as a
+    trial.
 
     Args:
         problem: A :class:`~ax_ext.runner.problems.Problem` or a registered name.
@@ -181,8 +184,8 @@ def compare_strategies(
         ``df.attrs`` holds ``problem``, ``objective`` and ``minimize``.
 
     Raises:
-        UserInputError: For an unknown problem or strategy, no seeds, or
-            ``trials < 1``.
+        UserInputError: For an unknown problem or strategy, no seeds,
+            ``trials < 1`` or ``num_sobol_trials < 1`` (whatever the strategies).
     """
     import pandas as pd
     from tqdm.auto import tqdm
@@ -191,6 +194,7 @@ def compare_strategies(
     strategies = list(strategies) if not isinstance(strategies, str) else strategies
     seeds = list(seeds)
     _check_inputs(strategies, seeds, trials)
+    check_num_sobol_trials(num_sobol_trials)
     rows: list[dict[str, Any]] = []
     bar = tqdm(
         total=len(strategies) * len(seeds) * trials,

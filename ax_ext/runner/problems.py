@@ -249,13 +249,7 @@ def get_problem(name: str | Problem) -> Problem:
         return name
     _register_builtins()
     if name not in _REGISTRY and ":" in name:
-        entry = _import_problem(name)
-        problem = entry if isinstance(entry, Problem) else entry() if callable(entry) else None
-        if not isinstance(problem, Problem):
-            raise _user_input_error(
-                f"Expected {name!r} to be a Problem or a function returning one, got {entry!r}."
-            )
-        return problem
+        return _problem_from_spec(name)
     if name not in _REGISTRY:
         raise _user_input_error(
             f"Expected a registered problem name, one of {sorted(_REGISTRY)}, got {name!r}. "
@@ -285,24 +279,90 @@ def _register_builtins() -> None:
         _REGISTRY.setdefault(name, factory)
 
 
-def _import_problem(spec: str) -> Problem | Callable[[], Problem] | None:
-    """``"package.module:attribute"``: a Problem or a factory, imported."""
-    import importlib
+def _where(error: BaseException) -> str:
+    """``file:line: code`` of the innermost frame of an error (or of a SyntaxError)."""
+    import traceback
 
+    if isinstance(error, SyntaxError) and error.filename:
+        code = (error.text or "").strip()
+        return f"{error.filename}:{error.lineno}" + (f": {code}" if code else "")
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return "unknown location"
+    last = frames[-1]
+    return f"{last.filename}:{last.lineno}" + (f": {last.line.strip()}" if last.line else "")
+
+
+def _problem_from_spec(spec: str) -> Problem:
+    """``"package.module:attribute"``: a Problem, or a factory called to get one."""
     module_name, _, attribute = spec.partition(":")
-    if not module_name or not attribute:
-        return None
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as e:
+    example = "e.g. my_problems:my_problem for the function my_problem in my_problems.py"
+    if not module_name.strip():
         raise _user_input_error(
-            f"Expected {spec!r} to name an importable module and an attribute "
-            f"(module:attribute), but importing {module_name!r} failed: {e}."
-        ) from e
+            f"Expected 'module:attribute' with a module name before the colon, got {spec!r} "
+            f"(nothing before ':'); {example}."
+        )
+    if not attribute.strip():
+        raise _user_input_error(
+            f"Expected 'module:attribute' with an attribute name after the colon, got "
+            f"{spec!r} (nothing after ':'); {example}."
+        )
+    module = _import_module(spec, module_name)
     entry = getattr(module, attribute, None)
     if entry is None:
         raise _user_input_error(
             f"Module {module_name!r} has no attribute {attribute!r}; expected a Problem or a "
             "function returning one."
         )
-    return entry
+    if isinstance(entry, Problem):
+        return entry
+    if not callable(entry):
+        raise _user_input_error(
+            f"Expected {spec!r} to be a Problem or a function returning one, got "
+            f"{type(entry).__name__} {_short(entry)}."
+        )
+    try:
+        problem = entry()
+    except Exception as e:
+        raise _user_input_error(
+            f"The problem factory {spec!r} raised {type(e).__name__}: {e} (at {_where(e)}). "
+            "Fix the function; it is called without arguments and must return a Problem."
+        ) from e
+    if not isinstance(problem, Problem):
+        raise _user_input_error(
+            f"Expected the function {spec!r} to return a Problem, got {type(problem).__name__} "
+            f"{_short(problem)}. Return ax_ext.runner.Problem(...) from it."
+        )
+    return problem
+
+
+def _import_module(spec: str, module_name: str) -> Any:
+    """Import a problem's module, from the current folder too (as ``python -m`` does).
+
+    The ``ax-ext`` console script, unlike ``python -m``, does not put the current
+    folder on ``sys.path``; it is added here, so the local cluster's Dask
+    workers, which start with this process's ``sys.path``, find the module too.
+    """
+    import importlib
+    import os
+    import sys
+
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as e:
+        inner = ""
+        if e.name and e.name != module_name:
+            inner = f" (a module it imports, at {_where(e)})"
+        raise _user_input_error(
+            f"Expected {spec!r} to name an importable module and an attribute "
+            f"(module:attribute), but importing {module_name!r} failed: {e}{inner}. Run from "
+            "the module's folder, or install the package that holds it."
+        ) from e
+    except Exception as e:  # SyntaxError, RuntimeError, ...: the problem's own error
+        raise _user_input_error(
+            f"Importing the problem module {module_name!r} (for {spec!r}) raised "
+            f"{type(e).__name__}: {e} (at {_where(e)}). Fix the module."
+        ) from e

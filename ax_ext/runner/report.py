@@ -64,7 +64,12 @@ class _TrialInfo:
 
 
 def load_study_client(storage_path: str | Path, experiment_name: str | None = None) -> Any:
-    """Load the ``ax.api.client.Client`` of a study stored by ``ax-ext tune``.
+    """Load the ``ax.api.client.Client`` of a study stored by ``ax-ext tune``, read-only.
+
+    The storage is opened read-only (SQLite ``mode=ro``, PostgreSQL read-only
+    transactions) and nothing is written to it: not Ax's tables into a foreign
+    or empty file, not the experiment back on loading (as Ax's
+    ``Client.load_from_database`` does).
 
     Args:
         storage_path: The SQLite file (``.db``/``.sqlite``/``.sqlite3``) or an
@@ -73,50 +78,55 @@ def load_study_client(storage_path: str | Path, experiment_name: str | None = No
             the only ``ax_ext:*`` one).
 
     Returns:
-        The ``Client`` (still attached to the storage).
+        The ``Client``, detached from the storage (nothing it does is saved).
 
     Raises:
-        UserInputError: If the file does not exist, the storage holds no
-            experiment, or several and ``experiment_name`` is not given.
+        UserInputError: If the file does not exist or is not a study database
+            (a folder, an empty or foreign file, a damaged one), the storage holds
+            no experiment, or several and ``experiment_name`` is not given.
     """
     from ax.api.client import Client
+    from ax.api.utils.storage import db_settings_from_storage_config
+    from ax.storage.sqa_store.with_db_settings_base import WithDBSettingsBase
 
     import ax_ext.generation  # noqa: F401  (registers ax_ext's classes for decoding)
-    from ax_ext.runner.study import (
-        EXPERIMENT_PREFIX,
-        _check_storage_path,
-        _experiment_names,
-        _storage_config,
-    )
+    from ax_ext.runner._storage import experiment_names, open_storage, storage_error
+    from ax_ext.runner.study import EXPERIMENT_PREFIX
 
     text = str(storage_path)
-    if "://" not in text and not Path(text).expanduser().is_file():
-        raise UserInputError(
-            f"Expected an existing study database (an SQLite file written by ax-ext tune, "
-            f"or an SQLAlchemy URL), got {text!r}, which does not exist. Check the path, or "
-            f"run `ax-ext tune PROBLEM --storage {text}` first."
-        )
-    _check_storage_path(text)
-    config = _storage_config(text)
-    names = _experiment_names()
+    config = open_storage(text, read_only=True)
+    try:
+        names = experiment_names()
+    except Exception as e:
+        raise storage_error(text, e, "read") from e
     if experiment_name is None:
         ours = [n for n in names if n.startswith(EXPERIMENT_PREFIX)]
         candidates = names if len(names) == 1 else ours
         if len(candidates) != 1:
             raise UserInputError(
-                f"Expected the storage {text!r} to hold exactly one study, found "
-                f"experiments {names!r}. Pass experiment_name to choose one."
+                f"Expected the storage {_display_storage(text)!r} to hold exactly one study, "
+                f"found experiments {names!r}. Pass experiment_name to choose one."
             )
         experiment_name = candidates[0]
     elif experiment_name not in names:
         raise UserInputError(
-            f"Expected experiment_name to be one of {names!r} stored in {text!r}, got "
-            f"{experiment_name!r}."
+            f"Expected experiment_name to be one of {names!r} stored in "
+            f"{_display_storage(text)!r}, got {experiment_name!r}."
         )
+    db = WithDBSettingsBase(db_settings=db_settings_from_storage_config(config))
     with warnings.catch_warnings():
         # Ax's SQL decoder warns about every string choice parameter it loads
         warnings.filterwarnings("ignore", message=".*sort_values.*is not specified")
-        return Client.load_from_database(experiment_name, storage_config=config)
+        try:
+            experiment, gs = db._load_experiment_and_generation_strategy(experiment_name)
+        except Exception as e:
+            raise storage_error(text, e, f"load the study {experiment_name!r} from") from e
+    client = Client()
+    client._maybe_experiment = experiment
+    if gs is not None:
+        gs._experiment = experiment
+        client._maybe_generation_strategy = gs
+    return client
 
 
 def write_report(
@@ -184,15 +194,9 @@ def write_report(
 
 def _display_storage(storage_path: str | Path) -> str:
     """The storage path, or its URL with any password replaced by ``***``."""
-    text = str(storage_path)
-    if "://" not in text:
-        return text
-    from sqlalchemy.engine import make_url
+    from ax_ext.runner._storage import display_storage
 
-    try:
-        return make_url(text).render_as_string(hide_password=True)
-    except Exception:  # not parseable: show only the scheme
-        return text.split("://", 1)[0] + "://..."
+    return display_storage(storage_path)
 
 
 def _build_page(
@@ -516,7 +520,7 @@ def _curves_html(client: Any, completed: Sequence[_TrialInfo], metric: str, mini
 
 
 def _criteria_text(client: Any) -> str:
-    strategy = getattr(client, "_generation_strategy", None)
+    strategy = getattr(client, "_maybe_generation_strategy", None)
     if strategy is None:
         return ""
     parts = []
@@ -553,7 +557,7 @@ def _why(node: str) -> str:
 def _strategy_html(client: Any, trials: Sequence[_TrialInfo]) -> str:
     from ax_ext.generation import SOBOL
 
-    strategy = getattr(client, "_generation_strategy", None)
+    strategy = getattr(client, "_maybe_generation_strategy", None)
     name = getattr(strategy, "name", None) or "unknown"
     lines = [f"<p>Generation strategy: <code>{html.escape(str(name))}</code>.</p>"]
     if not trials:

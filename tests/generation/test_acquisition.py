@@ -75,3 +75,31 @@ class TestMixedBudgetAcquisition(BotorchTestCase):
         )
         self.assertEqual(kwargs["num_restarts"], 20)
         self.assertNotIn("maxiter_continuous", kwargs["options"])
+
+
+class TestOptimizerOptions(BotorchTestCase):
+    def test_a_small_discrete_space_gets_only_the_options_its_optimizer_takes(self):
+        from ax.api.configs import ChoiceParameterConfig
+
+        from tests.generation._problem import FAST_ACQF
+
+        client = Client(random_seed=0)
+        client.configure_experiment(
+            parameters=[
+                ChoiceParameterConfig(
+                    name="a", parameter_type="str", values=["x", "y", "z"], is_ordered=False
+                ),
+                RangeParameterConfig(name="n", parameter_type="int", bounds=(1, 3)),
+            ]
+        )
+        client.configure_optimization(objective="-loss")
+        # the options --fast-acqf passes, meant for the mixed alternating optimizer
+        client.set_generation_strategy(
+            sobol_then_bo(client, num_sobol_trials=3, seed=0, optimizer_kwargs=FAST_ACQF)
+        )
+        patch, calls = _spy("optimize_acqf_discrete")
+        with patch:
+            run_trials(client, 4, lambda p: p["n"] + (p["a"] == "y"))
+        self.assertEqual(node_names(client)[-1], BO)
+        self.assertEqual(len(calls), 1)
+        self.assertNotIn("options", calls[0])

@@ -150,6 +150,27 @@ class TestBadInput(BotorchTestCase):
         with self.assertRaisesRegex(UnsupportedError, "hierarchical"):
             sobol_then_bo(ss)
 
+    def test_hierarchical_space_without_a_search_space_fails_at_the_first_generation(self):
+        from ax.api.client import Client
+
+        client = Client(random_seed=0)
+        client.configure_experiment(
+            parameters=[
+                ChoiceParameterConfig(
+                    name="model",
+                    parameter_type="str",
+                    values=["linear", "tree"],
+                    dependent_parameters={"linear": ["alpha"], "tree": []},
+                ),
+                RangeParameterConfig(name="alpha", parameter_type="float", bounds=(0.0, 1.0)),
+            ]
+        )
+        client.configure_optimization(objective="-loss")
+        client.set_generation_strategy(sobol_then_bo(num_sobol_trials=3))  # built blind
+        with self.assertRaisesRegex(UnsupportedError, "does not support hierarchical"):
+            client.get_next_trials(max_trials=1)
+        self.assertEqual(len(client._experiment.trials), 0)
+
     def test_bad_arguments(self):
         with self.assertRaisesRegex(UserInputError, "scalar_lengthscale_prior"):
             sobol_then_bo(scalar_lengthscale_prior="wide")

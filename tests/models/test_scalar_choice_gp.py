@@ -233,3 +233,24 @@ class TestScalarChoiceGP(BotorchTestCase):
         for kwargs, error, msg in cases:
             with self.subTest(msg=msg), self.assertRaisesRegex(error, msg):
                 ScalarChoiceGP(**kwargs)
+
+    def test_bad_bounds_dtypes_and_overflowing_targets(self):
+        data = mixed_dataset(n=8)
+        X, Y = data.X, data.Y
+        bounds = torch.stack([torch.zeros(9), torch.ones(9)]).to(X)
+        swapped = bounds.clone()
+        swapped[:, 2] = torch.tensor([1.0, 0.0]).to(X)
+        cases = [
+            (
+                {"train_X": X, "train_Y": Y, "bounds": swapped},
+                r"lower < upper.*columns \[2\].*lower 1, upper 0",
+            ),
+            ({"train_X": X, "train_Y": Y * 1e300}, r"values reach [\d.]+e\+(299|300).*Rescale"),
+            ({"train_X": (X * 10).long(), "train_Y": Y}, r"train_X to be a floating-point.*int64"),
+            ({"train_X": X, "train_Y": (Y * 10).long()}, r"train_Y to be a floating-point.*int64"),
+        ]
+        for kwargs, msg in cases:
+            with self.subTest(msg=msg), self.assertRaisesRegex(InputDataError, msg):
+                ScalarChoiceGP(**kwargs)
+        # targets large but whose variance fits are fine
+        ScalarChoiceGP(X, Y * 1e150, bounds=bounds)

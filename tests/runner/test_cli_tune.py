@@ -79,9 +79,9 @@ def test_tune_resumes_after_the_process_is_killed(tmp_path):
     # nothing lost: every trial completed before the kill is unchanged
     for index, value in completed_before.items():
         assert after[index] == value
-    # the trials left running are failed as interrupted and not counted
+    # the trials left running by the killed process are failed and not counted
     for index in running_before:
-        assert after[index][:2] == (TrialStatus.FAILED, "interrupted")
+        assert after[index][:2] == (TrialStatus.FAILED, "its process stopped")
     statuses = [v[0] for v in after.values()]
     assert statuses.count(TrialStatus.COMPLETED) == 7
     assert TrialStatus.RUNNING not in statuses

@@ -118,3 +118,13 @@ def test_cli_compare(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("ax-ext compare: error: Expected strategies from")
     assert "hyperopt" in err
+
+
+@pytest.mark.parametrize("sobol", ["-1", "0"])
+def test_cli_compare_rejects_a_bad_sobol_whatever_the_strategies(tmp_path, capsys, sobol):
+    out = tmp_path / "c.html"
+    argv = ["compare", "synthetic", "--strategies", "sobol", "--sobol", sobol]
+    assert main([*argv, "--trials", "2", "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ax-ext compare: error: Expected num_sobol_trials (--sobol")
+    assert f"got {sobol}" in err and not out.exists()

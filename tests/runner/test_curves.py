@@ -13,7 +13,7 @@ from ax_ext.runner import Problem, get_problem, register_problem, run_study
 from ax_ext.runner.builtin_problems import digits_cnn_evaluate
 from ax_ext.runner.problems import _REGISTRY, CURVES_KEY, split_result
 from ax_ext.runner.report import load_study_client
-from ax_ext.runner.study import _create_or_resume, _record_result, trial_curves
+from ax_ext.runner.study import _create_or_resume, trial_curves
 from tests.runner._curves_problem import EPOCHS, fake_curves, synthetic_with_curves
 
 TINY_CNN = {
@@ -88,18 +88,22 @@ def test_curves_is_not_a_metric_name():
         Problem(name="x", parameters=[], objective="curves", minimize=True, evaluate=print)
 
 
-def test_malformed_curves_stop_the_study_and_leave_the_trial_to_be_interrupted(tmp_path):
+def test_malformed_curves_are_not_stored_and_the_trial_keeps_its_metrics(tmp_path, caplog):
+    from ax_ext.runner._recording import record_result
+
     problem = get_problem("synthetic")
     client = _create_or_resume(problem, tmp_path / "s.db", 0, 5, None)
     ((index, params),) = client.get_next_trials(max_trials=1).items()
     result = {**problem.evaluate(params, 0), CURVES_KEY: {"loss": "bad"}}
-    with pytest.raises(UserInputError, match=r"\['loss'\] to be a list"):
-        _record_result(client, problem, index, result)
-    assert client._experiment.trials[index].status == TrialStatus.RUNNING
+    with caplog.at_level("WARNING", logger="ax_ext.runner._recording"):
+        recorded = record_result(client, problem, index, result)
+    assert recorded.value == result["loss"]
+    assert client._experiment.trials[index].status == TrialStatus.COMPLETED
+    assert "curves are not stored" in caplog.text and "['loss'] to be a list" in caplog.text
     # a result without a finite objective still fails the trial, curves or not
     ((index, _),) = client.get_next_trials(max_trials=1).items()
     bad = {"loss": math.nan, CURVES_KEY: {"loss": [1.0]}}
-    assert _record_result(client, problem, index, bad) is None
+    assert record_result(client, problem, index, bad).value is None
     assert client._experiment.trials[index].status == TrialStatus.FAILED
     assert trial_curves(client) == {}
 
@@ -126,6 +130,8 @@ def _losses(client):
 
 
 def test_study_stores_curves_in_sqlite_and_keeps_them_on_resume(tmp_path, curves_problem):
+    from ax_ext.runner._recording import record_result
+
     storage = tmp_path / "curves.db"
     first = run_study("test-curves", trials=2, workers=1, storage_path=storage, progress=False)
     assert first.completed == 2
@@ -150,6 +156,6 @@ def test_study_stores_curves_in_sqlite_and_keeps_them_on_resume(tmp_path, curves
     client = _create_or_resume(curves_problem, storage, 0, None, None)
     assert trial_curves(client) == curves
     ((index, params),) = client.get_next_trials(max_trials=1).items()
-    _record_result(client, curves_problem, index, synthetic_with_curves(params, 0))
+    record_result(client, curves_problem, index, synthetic_with_curves(params, 0))
     again = trial_curves(load_study_client(storage))
     assert sorted(again) == [0, 1, 2] and {i: again[i] for i in curves} == curves

@@ -8,8 +8,9 @@ from plotly.offline import get_plotlyjs
 
 from ax_ext.cli import FAST_ACQF, FAST_FIT, main
 from ax_ext.runner import get_problem
+from ax_ext.runner._recording import record_result
 from ax_ext.runner.report import REPORT_SECTIONS, write_report
-from ax_ext.runner.study import _create_or_resume, _record_result
+from ax_ext.runner.study import _create_or_resume
 from tests.runner._curves_problem import synthetic_with_curves
 
 CHART_IDS = (
@@ -38,7 +39,7 @@ def _make_study(path, trials, num_sobol_trials, fail_index=None, curves=True):
             client.mark_trial_failed(index, failed_reason=HOSTILE_REASON)
         else:
             evaluate = synthetic_with_curves if curves else problem.evaluate
-            _record_result(client, problem, index, evaluate(params, 0))
+            record_result(client, problem, index, evaluate(params, 0))
     return client
 
 
