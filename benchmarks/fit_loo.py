@@ -170,6 +170,12 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=60, help="data points (folds = n)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per method")
+    parser.add_argument(
+        "--botorch-repeats",
+        type=int,
+        default=None,
+        help="timed runs of the BoTorch methods (default: --repeats; they take minutes each)",
+    )
     parser.add_argument("--models", nargs="+", default=["SingleTaskGP", "ScalarChoiceGP"])
     parser.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS)
     parser.add_argument("--maxiter", type=int, default=None, help="cap optimizer iterations")
@@ -198,6 +204,7 @@ def main(argv=None) -> dict:
             "device": describe_device(device),
             "maxiter": args.maxiter,
             "repeats": args.repeats,
+            "botorch_repeats": args.botorch_repeats or args.repeats,
         },
         "machine": {
             "platform": platform.platform(),
@@ -231,7 +238,10 @@ def main(argv=None) -> dict:
                 evals = row["member_evaluations"]
             else:
                 times, evals, mlls = [], None, None
-                for _ in range(args.repeats):
+                repeats = args.repeats
+                if method.startswith("botorch") and args.botorch_repeats is not None:
+                    repeats = args.botorch_repeats
+                for _ in range(repeats):
                     torch.manual_seed(0)
                     t, evals, mlls = run_method(method, model_name, X, Y, folds, options)
                     times.append(t)
