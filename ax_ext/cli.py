@@ -232,10 +232,23 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _installed_version() -> str:
+    """The installed distribution's version (without importing the package's heavy parts)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ax-ext")
+    except PackageNotFoundError:  # a source tree on sys.path, not installed
+        from ax_ext import __version__
+
+        return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ax-ext", description="ax_ext: mixed-space GP models for Ax / BoTorch."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_installed_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser(
         "demo", help="fit ScalarChoiceGP to a synthetic mixed data set and print it"
