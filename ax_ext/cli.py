@@ -8,7 +8,7 @@ import re
 import sys
 import time
 
-__all__ = ["main"]
+__all__ = ["build_parser", "default_storage", "main"]
 
 #: Default of ``tune --heartbeat-timeout`` (``ax_ext.runner._coordination``'s, without
 #: importing Ax for ``--help``).
@@ -97,15 +97,31 @@ def _interrupted_message(command: str, error: KeyboardInterrupt) -> str:
     )
 
 
+def default_storage(problem_name: str) -> str:
+    """``tune``'s default storage: ``ax_ext_<problem name>.db`` in the current folder.
+
+    The problem's own name (also for a ``module:attribute`` problem), with any
+    character other than letters, digits, ``.``, ``-`` and ``_`` replaced by ``_``.
+
+    Example:
+        >>> default_storage("my problem/v2")
+        'ax_ext_my_problem_v2.db'
+    """
+    return "ax_ext_{}.db".format(re.sub(r"[^\w.-]", "_", problem_name))
+
+
 def _tune(args: argparse.Namespace) -> int:
-    # a module:attribute problem gives a file name without the colon
-    storage = args.storage or "ax_ext_{}.db".format(re.sub(r"[^\w.-]", "_", args.problem))
+    storage = args.storage
 
     def work():
-        from ax_ext.runner import run_study
+        nonlocal storage
+        from ax_ext.runner import get_problem, run_study
 
+        problem = get_problem(args.problem)
+        if storage is None:
+            storage = default_storage(problem.name)
         return run_study(
-            args.problem,
+            problem,
             trials=args.trials,
             workers=args.workers,
             storage_path=storage,
