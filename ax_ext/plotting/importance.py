@@ -25,14 +25,20 @@ PRIOR_DECIDED_RATIO = 1.25
 
 
 def _relevance(expression: Any) -> dict[str, float]:
-    """Per parameter, the largest ``mode / lengthscale`` over the kernel's parts."""
+    """Per parameter, the largest ``mode / lengthscale`` over the kernel's parts.
+
+    One-hot columns of a choice parameter (``"optimizer=adam"``, ...) count as
+    their parameter (``"optimizer"``), with their largest ratio.
+    """
     from ax_ext.kernels.priors import default_lengthscale_mode
 
     member = expression.members[0]
     relevance: dict[str, float] = {}
-    for entries in member["lengthscales"].values():
+    for part, entries in member["lengthscales"].items():
         mode = default_lengthscale_mode(len(entries))
         for name, value in entries.items():
+            if part.endswith("choice") and "=" in name:
+                name = name.split("=", 1)[0]
             relevance[name] = max(relevance.get(name, 0.0), mode / value)
     return relevance
 
@@ -47,8 +53,8 @@ def parameter_importance(model_or_expression: Any, *, title: str | None = None) 
         title: Figure title.
 
     Returns:
-        A horizontal bar chart, most important parameter on top: the bar is
-        ``mode / lengthscale`` on a log axis (1 = the prior's guess); bars within
+        A horizontal bar chart, most important parameter on top: each bar runs
+        from 1 (the prior's guess) to ``mode / lengthscale``; bars within
         :data:`PRIOR_DECIDED_RATIO` of 1 are grey and labelled "prior decided".
         ``fig.layout.meta`` holds ``importance`` (parameter to ratio, in the
         chart's order) and ``prior_decided`` (their names).
@@ -74,25 +80,31 @@ def parameter_importance(model_or_expression: Any, *, title: str | None = None) 
     decided = [n for n in order if abs(math.log(relevance[n])) < math.log(PRIOR_DECIDED_RATIO)]
     fig = go.Figure(
         go.Bar(
-            x=[relevance[n] for n in order],
+            # from the prior's guess (1) to the fitted ratio: the data's pull on each
+            x=[relevance[n] - 1.0 for n in order],
+            base=1.0,
             y=order,
             orientation="h",
+            customdata=[relevance[n] for n in order],
             marker={"color": ["#bbbbbb" if n in decided else BEST for n in order]},
             text=["prior decided" if n in decided else f"{relevance[n]:.3g}x" for n in order],
             textposition="auto",
-            hovertemplate="%{y}: prior mode / lengthscale = %{x:.3g}<extra></extra>",
+            hovertemplate="%{y}: prior mode / lengthscale = %{customdata:.3g}<extra></extra>",
             name="importance",
         )
     )
     fig.add_vline(x=1.0, line={"color": POINT, "dash": "dot"})
     base_layout(
         fig,
-        title or "Parameter importance: prior mode / fitted lengthscale (1 = the prior's guess)",
+        title or "Parameter importance: how far the data moved each lengthscale from the prior",
         height=max(260, 40 * len(order) + 120),
         meta={
             "importance": {n: relevance[n] for n in reversed(order)},
             "prior_decided": sorted(decided),
         },
     )
-    fig.update_xaxes(type="log", title_text="prior mode / lengthscale (longer bar: matters more)")
+    fig.update_xaxes(
+        title_text="prior mode / fitted lengthscale (1: the prior's guess; right of 1: "
+        "matters more than the prior assumed, left: less)"
+    )
     return fig

@@ -64,7 +64,10 @@ def model_and_cv_sections(
     # folds warm-started from the full-data fit only (as Ax's cross-validation does):
     # on small studies, extra cold starts cost 10-20x more and change little
     cv = ax_cross_validation(client, fit_kwargs=fit_kwargs, warm_start="full")
-    model = _fit_full_model(cv, get_experiment(client), fit_kwargs)
+    # the cross-validation's own full-data fit: the model is not fitted twice
+    model = cv.full_model
+    if model is None:
+        model = _fit_full_model(cv, get_experiment(client), fit_kwargs)
     expression = model_expression(model)
     model_html = (
         _note(
@@ -100,18 +103,19 @@ def model_and_cv_sections(
 def _importance_reading(meta: Any) -> str:
     ranked = [n for n in meta["importance"] if n not in meta["prior_decided"]]
     decided = meta["prior_decided"]
-    head = (
-        f"{ranked[0]} matters most to the model"
-        + (f", then {', '.join(ranked[1:3])}" if len(ranked) > 1 else "")
-        if ranked
-        else "The data has not yet moved any parameter's lengthscale from the prior's guess"
+    if not ranked:
+        return (
+            "The data has not yet moved any parameter's lengthscale from the prior's guess: "
+            "too few trials to tell which parameters matter."
+        )
+    head = f"Of the parameters the data decided, {ranked[0]} matters most"
+    head += f", then {', '.join(ranked[1:3])}" if len(ranked) > 1 else ""
+    if not decided:
+        return head + "."
+    return (
+        f"{head}; the prior, not the data, decided {', '.join(decided)} (grey bars): too few "
+        "trials yet to tell whether they matter."
     )
-    tail = (
-        f"; the prior, not the data, decided {', '.join(decided)} (grey)."
-        if decided and ranked
-        else "."
-    )
-    return head + tail
 
 
 def _model_reading(n: int) -> str:

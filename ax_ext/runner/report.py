@@ -122,23 +122,27 @@ def write_report(
 ) -> Path:
     """Write a self-contained HTML report of a stored study.
 
-    The report has these sections (``id`` attributes in :data:`REPORT_SECTIONS`):
-    the best trial (parameters and value); the model expression of a
-    ``ScalarChoiceGP`` fitted to all completed trials (encoded as
-    :func:`~ax_ext.cross_validation.ax_cross_validation` encodes them); the
-    leave-one-out cross-validation charts
+    The report has these sections (``id`` attributes in :data:`REPORT_SECTIONS`),
+    the findings first: the best trial (parameters and value); the optimization
+    history (:func:`~ax_ext.plotting.optimization_history`, where BO began
+    marked); parameter importance (:func:`~ax_ext.plotting.parameter_importance`
+    of the full fit, the parameters the prior decided marked); the playbook
+    charts (:func:`~ax_ext.plotting.axis_plots` with any boundary warning above
+    them, and an :func:`~ax_ext.plotting.isolation_plot`). Then the diagnostics:
+    the model expression of a ``ScalarChoiceGP`` fitted to all completed trials
+    (encoded as :func:`~ax_ext.cross_validation.ax_cross_validation` encodes
+    them); the leave-one-out cross-validation charts
     (:func:`~ax_ext.plotting.predicted_vs_observed`,
-    :func:`~ax_ext.plotting.fitting_trajectories`); the playbook charts
-    (:func:`~ax_ext.plotting.axis_plots` and an
-    :func:`~ax_ext.plotting.isolation_plot`); the training curves of the
-    completed trials (:func:`~ax_ext.plotting.training_curves`, from the curves
-    stored in each trial's run metadata, see
+    :func:`~ax_ext.plotting.fitting_trajectories`); the training curves of the
+    completed trials (:func:`~ax_ext.plotting.training_curves`, see
     :func:`~ax_ext.runner.study.trial_curves`; a note for problems that return
-    none); the strategy section (Sobol trials,
-    when and why BO started, from the generation node stored on each trial); and
-    the trial table (index, status, node, parameters, value, failure reason).
-    Sections that need data say so when the study has too few completed trials
-    (2 for the model and cross-validation, 1 for the playbook charts).
+    none); the strategy section (Sobol trials, when and why BO started); and the
+    trial table (index, status, node, start, end, seconds, parameters, value,
+    failure reason), sortable by heading and filterable. Each section opens with
+    a one-line plain reading. Sections that need data say so when the study has
+    too few completed trials (2 for the model, importance and cross-validation,
+    1 for the history and playbook charts). The model is fitted once (plus the
+    cross-validation's folds, warm-started from it).
 
     Args:
         storage_path: The study's SQLite file or SQLAlchemy URL.

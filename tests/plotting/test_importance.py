@@ -42,7 +42,11 @@ def test_importance_is_the_prior_mode_over_each_fitted_lengthscale():
     assert set(meta["prior_decided"]) == decided
     labels = dict(zip(fig.data[0].y, fig.data[0].text))
     assert all(labels[n] == "prior decided" for n in decided)
-    assert "a" not in decided and fig.layout.xaxis.type == "log"
+    assert "a" not in decided
+    bars = fig.data[0]  # each bar runs from the prior's guess (1) to the ratio
+    assert bars.base == 1.0
+    for name, length in zip(bars.y, bars.x):
+        assert math.isclose(1.0 + length, meta["importance"][name])
 
 
 def test_an_unfitted_model_is_all_prior():
@@ -51,3 +55,21 @@ def test_an_unfitted_model_is_all_prior():
     meta = parameter_importance(model_expression(model)).layout.meta
     assert meta["prior_decided"] == ["p", "q"]
     assert all(math.isclose(r, 1.0, rel_tol=1e-6) for r in meta["importance"].values())
+
+
+def test_the_one_hot_columns_of_a_choice_count_as_their_parameter():
+    from ax_ext.synthetic import mixed_dataset
+
+    data = mixed_dataset(n=12, seed=0)
+    names = list(data.feature_names)
+    model = ScalarChoiceGP(
+        data.X,
+        data.Y,
+        scalar_dims=data.scalar_dims,
+        choice_dims=data.choice_dims,
+        feature_names=names,
+    )
+    importance = parameter_importance(model).layout.meta["importance"]
+    one_hot = [n for n in names if "=" in n]
+    assert one_hot and not (set(one_hot) & set(importance))
+    assert {n.split("=")[0] for n in one_hot} <= set(importance)

@@ -207,3 +207,16 @@ def test_report_hides_a_storage_urls_password():
 
     assert _display_storage("postgresql://bob:secret@host/db") == "postgresql://bob:***@host/db"
     assert _display_storage("/tmp/study.db") == "/tmp/study.db"
+
+
+def test_the_report_fits_the_full_model_once(study, tmp_path, monkeypatch):
+    # the model expression and the importance chart use the cross-validation's full fit
+    from ax_ext.runner import _report_model
+
+    def second_fit(*args, **kwargs):
+        raise AssertionError("the report fitted the full model a second time")
+
+    monkeypatch.setattr(_report_model, "_fit_full_model", second_fit)
+    _, storage, _ = study
+    page = write_report(storage, tmp_path / "once.html", fit_kwargs=FAST_FIT).read_text()
+    assert 'id="model-expression"' in page and 'id="chart-importance"' in page
