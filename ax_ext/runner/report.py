@@ -192,7 +192,6 @@ def _build_page(
     fit_kwargs: dict[str, Any] | None,
     isolation_parameter: str | None,
 ) -> str:
-    import jinja2
     from plotly.offline import get_plotlyjs
 
     from ax_ext.cross_validation.ax import (
@@ -200,9 +199,11 @@ def _build_page(
         get_experiment,
         objective_minimizes,
     )
+    from ax_ext.extras import require
     from ax_ext.runner import _report_model
     from ax_ext.runner import _report_parts as parts
 
+    jinja2 = require("jinja2", "runner", "ax-ext report")
     experiment = get_experiment(client)
     metric = default_metric_name(experiment)
     minimize = objective_minimizes(experiment, metric)
