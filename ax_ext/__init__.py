@@ -1,12 +1,14 @@
 """ax_ext: mixed-space kernels, independent per-model GP fitting and charts for Ax/BoTorch.
 
-Importing ``ax_ext`` imports BoTorch and GPyTorch but not Ax; Ax-specific glue
-lives in submodules that are imported on demand.
+Importing ``ax_ext`` itself imports nothing heavy (so ``ax-ext --help`` is quick);
+its public names below import BoTorch and GPyTorch (not Ax) on first access, and
+Ax-specific glue lives in submodules that are imported on demand.
 """
 
-from ax_ext.expressions import ModelExpression, model_expression
-from ax_ext.kernels import ScalarChoiceKernel
-from ax_ext.models import ScalarChoiceGP
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
 
 __version__ = "0.1.0"
 
@@ -17,3 +19,22 @@ __all__ = [
     "__version__",
     "model_expression",
 ]
+
+_LAZY = {
+    "ModelExpression": "ax_ext.expressions",
+    "model_expression": "ax_ext.expressions",
+    "ScalarChoiceKernel": "ax_ext.kernels",
+    "ScalarChoiceGP": "ax_ext.models",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

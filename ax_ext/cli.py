@@ -8,7 +8,7 @@ import re
 import sys
 import time
 
-__all__ = ["main"]
+__all__ = ["build_parser", "default_storage", "main"]
 
 #: Default of ``tune --heartbeat-timeout`` (``ax_ext.runner._coordination``'s, without
 #: importing Ax for ``--help``).
@@ -86,6 +86,10 @@ def _run_quietly(command: str, verbose: bool, work):
 
 
 def _interrupted_message(command: str, error: KeyboardInterrupt) -> str:
+    written = getattr(error, "written", None)
+    if command == "compare" and written:
+        rows = getattr(error, "rows", 0)
+        return f"interrupted; wrote the {rows} trials that finished to {' and '.join(written)}."
     if command != "tune":
         return "interrupted; nothing was written."
     saved = getattr(error, "saved", None)
@@ -97,15 +101,31 @@ def _interrupted_message(command: str, error: KeyboardInterrupt) -> str:
     )
 
 
+def default_storage(problem_name: str) -> str:
+    """``tune``'s default storage: ``ax_ext_<problem name>.db`` in the current folder.
+
+    The problem's own name (also for a ``module:attribute`` problem), with any
+    character other than letters, digits, ``.``, ``-`` and ``_`` replaced by ``_``.
+
+    Example:
+        >>> default_storage("my problem/v2")
+        'ax_ext_my_problem_v2.db'
+    """
+    return "ax_ext_{}.db".format(re.sub(r"[^\w.-]", "_", problem_name))
+
+
 def _tune(args: argparse.Namespace) -> int:
-    # a module:attribute problem gives a file name without the colon
-    storage = args.storage or "ax_ext_{}.db".format(re.sub(r"[^\w.-]", "_", args.problem))
+    storage = args.storage
 
     def work():
-        from ax_ext.runner import run_study
+        nonlocal storage
+        from ax_ext.runner import get_problem, run_study
 
+        problem = get_problem(args.problem)
+        if storage is None:
+            storage = default_storage(problem.name)
         return run_study(
-            args.problem,
+            problem,
             trials=args.trials,
             workers=args.workers,
             storage_path=storage,
@@ -200,23 +220,31 @@ def _compare(args: argparse.Namespace) -> int:
     def work():
         from ax_ext.runner.compare import compare_strategies, write_comparison
 
-        df = compare_strategies(
-            args.problem,
-            strategies=args.strategies,
-            seeds=args.seeds,
-            trials=args.trials,
-            num_sobol_trials=args.sobol,
-            optimizer_kwargs=FAST_ACQF if args.fast_acqf else None,
-            progress=not args.no_progress,
-        )
+        try:
+            df = compare_strategies(
+                args.problem,
+                strategies=args.strategies,
+                seeds=args.seeds,
+                trials=args.trials,
+                num_sobol_trials=args.sobol,
+                optimizer_kwargs=FAST_ACQF if args.fast_acqf else None,
+                progress=not args.no_progress,
+                csv_path=args.csv,
+            )
+        except KeyboardInterrupt as e:
+            # the chart of the trials that finished (the CSV has them already)
+            partial = getattr(e, "partial", None)
+            e.written = [args.csv] if args.csv else []
+            if partial is not None and len(partial):
+                e.written.insert(0, str(write_comparison(partial, args.out)))
+                e.rows = len(partial)
+            raise
         return df, write_comparison(df, args.out)
 
     result, code = _run_quietly("compare", args.verbose, work)
     if code:
         return code
     df, out = result
-    if args.csv:
-        df.to_csv(args.csv, index=False)
     final = df.sort_values("trial").groupby(["strategy", "seed"], sort=False).last()
     summary = final.groupby(level="strategy", sort=False)["best_so_far"].agg(
         ["median", "min", "max"]
@@ -232,10 +260,23 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _installed_version() -> str:
+    """The installed distribution's version (without importing the package's heavy parts)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ax-ext")
+    except PackageNotFoundError:  # a source tree on sys.path, not installed
+        from ax_ext import __version__
+
+        return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ax-ext", description="ax_ext: mixed-space GP models for Ax / BoTorch."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_installed_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser(
         "demo", help="fit ScalarChoiceGP to a synthetic mixed data set and print it"
@@ -338,7 +379,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="compare strategies on a problem: best value vs trials, spread over seeds",
         description="Run PROBLEM once per strategy and seed (sequentially, in this "
         "process, nothing stored) and write a chart of the best value so far against "
-        "trials: the median over seeds with a min-max band, one line per strategy.",
+        "trials: the median over seeds with a min-max band, one line per strategy. "
+        "After a Ctrl-C the chart (and --csv) hold the trials that finished.",
     )
     compare.add_argument(
         "problem", help="problem name: synthetic, sklearn-gb, digits-cnn, or a registered one"
@@ -357,7 +399,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--trials", type=int, default=20, help="trials per strategy and seed (default 20)"
     )
     compare.add_argument("--out", default="compare.html", help="HTML chart (default compare.html)")
-    compare.add_argument("--csv", default=None, help="also write every trial to this CSV file")
+    compare.add_argument(
+        "--csv",
+        default=None,
+        help="also write every trial to this CSV file, each as it finishes",
+    )
     compare.add_argument(
         "--sobol",
         type=int,

@@ -7,7 +7,7 @@ Ax. The rest comes with extras:
 * ``plots``: plotly and tqdm, for :mod:`ax_ext.plotting`;
 * ``sql``: SQLAlchemy and tabulate, for Ax's SQL store (``save_client`` /
   ``load_client`` with ``.db`` files, ``sqlite_storage_config``);
-* ``runner``: both of the above, Dask distributed and scikit-learn, for
+* ``runner``: both of the above, Dask distributed, scikit-learn and Jinja2, for
   :mod:`ax_ext.runner` and the ``ax-ext tune / report / compare`` commands;
 * ``all``: everything.
 
@@ -26,7 +26,16 @@ __all__ = ["EXTRAS", "require"]
 EXTRAS: dict[str, tuple[str, ...]] = {
     "plots": ("plotly", "tqdm"),
     "sql": ("sqlalchemy", "tabulate"),
-    "runner": ("plotly", "tqdm", "sqlalchemy", "tabulate", "dask", "distributed", "sklearn"),
+    "runner": (
+        "plotly",
+        "tqdm",
+        "sqlalchemy",
+        "tabulate",
+        "dask",
+        "distributed",
+        "sklearn",
+        "jinja2",
+    ),
 }
 
 

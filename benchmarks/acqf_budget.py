@@ -20,7 +20,7 @@ acquisition value (log-EI) found, and the gap to the best value any budget found
 
 Usage::
 
-    python benchmarks/acqf_budget.py        # writes benchmarks/results/acqf_budget.json
+    python benchmarks/acqf_budget.py        # writes benchmarks/out/acqf_budget.json
     python benchmarks/acqf_budget.py --smoke
 """
 
@@ -37,6 +37,7 @@ from pathlib import Path
 
 import botorch.optim.optimize_mixed as optimize_mixed
 import torch
+from _out import add_out_argument
 from ax.api.client import Client
 from ax.generators.torch.botorch_modular import acquisition as ax_acquisition
 from gen_bo import objective, parameters, sobol_parameterizations
@@ -117,7 +118,7 @@ def main(argv=None) -> dict:
         '\'{"fewer init iterations": {"num_restarts": 10, "raw_samples": 512, '
         '"options": {"maxiter_continuous": 50, "maxiter_init": 30}}}\'',
     )
-    parser.add_argument("--out", default="benchmarks/results/acqf_budget.json")
+    add_out_argument(parser, "acqf_budget")
     args = parser.parse_args(argv)
     budgets = dict(BUDGETS)
     if args.candidates:

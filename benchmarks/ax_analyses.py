@@ -27,7 +27,6 @@ import json
 import math
 import platform
 import statistics
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -35,6 +34,7 @@ from pathlib import Path
 import ax
 import botorch
 import torch
+from _out import add_out_argument
 from ax.api.client import Client
 from ax.api.configs import ChoiceParameterConfig, RangeParameterConfig
 from ax.core.analysis_card import AnalysisCardGroup, ErrorAnalysisCard
@@ -119,12 +119,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--trials", type=int, default=12)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--smoke", action="store_true")
-    parser.add_argument(
-        "--out",
-        default=str(Path(tempfile.gettempdir()) / "ax_ext_ax_analyses.json"),
-        help="JSON output (default in the temp folder; the committed results are in "
-        "benchmarks/results/ax_analyses.json)",
-    )
+    add_out_argument(parser, "ax_analyses")
     args = parser.parse_args(argv)
     if args.smoke:
         args.trials, args.repeats = 8, 1

@@ -27,7 +27,7 @@ observation noise, so its log densities are not comparable and not shown).
 
 Usage::
 
-    python benchmarks/cv_ax.py                 # full run, writes benchmarks/results/cv_ax.json
+    python benchmarks/cv_ax.py                 # full run, writes benchmarks/out/cv_ax.json
     python benchmarks/cv_ax.py --ax-folds 12   # Ax on 12 of the 60 folds, extrapolated
     python benchmarks/cv_ax.py --smoke         # seconds: 10 trials, 6 parameters, capped fits
 """
@@ -48,6 +48,7 @@ import ax
 import botorch
 import gpytorch
 import torch
+from _out import add_out_argument
 from scipy.stats import spearmanr
 
 import ax_ext
@@ -176,7 +177,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--ax-folds", type=int, default=None, help="run Ax on this many folds")
     parser.add_argument("--maxiter", type=int, default=None, help="cap ax_ext's iterations")
     parser.add_argument("--smoke", action="store_true", help="tiny: 10 trials, 6 parameters")
-    parser.add_argument("--out", default="benchmarks/results/cv_ax.json")
+    add_out_argument(parser, "cv_ax")
     args = parser.parse_args(argv)
     if args.smoke:
         args.trials, args.scalar, args.choice, args.maxiter = 10, 4, 2, 20

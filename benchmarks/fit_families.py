@@ -24,6 +24,7 @@ from pathlib import Path
 
 import botorch.fit
 import torch
+from _out import add_out_argument
 from botorch.exceptions.warnings import OptimizationWarning
 from botorch.models import (
     ModelListGP,
@@ -147,7 +148,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--only", nargs="*", help="substrings of the family names to run")
-    parser.add_argument("--out", default="fit_families.json")
+    add_out_argument(parser, "fit_families")
     args = parser.parse_args(argv)
     if args.smoke:
         args.n, args.repeats = 10, 1

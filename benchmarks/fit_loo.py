@@ -21,7 +21,7 @@ counts 60) and per-member final MLL (per data point, as GPyTorch's
 
 Usage::
 
-    python benchmarks/fit_loo.py                  # full run, writes benchmarks/results/fit_loo.json
+    python benchmarks/fit_loo.py                  # full run, writes benchmarks/out/fit_loo.json
     python benchmarks/fit_loo.py --smoke          # seconds: 12 points, capped iterations
 """
 
@@ -38,6 +38,7 @@ import botorch
 import botorch.fit
 import gpytorch
 import torch
+from _out import add_out_argument
 from botorch.cross_validation import gen_loo_cv_folds
 from botorch.models import SingleTaskGP
 from gpytorch.mlls import ExactMarginalLogLikelihood
@@ -180,7 +181,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS)
     parser.add_argument("--maxiter", type=int, default=None, help="cap optimizer iterations")
     parser.add_argument("--smoke", action="store_true", help="tiny and quick: n=12, maxiter=20")
-    parser.add_argument("--out", default="benchmarks/results/fit_loo.json")
+    add_out_argument(parser, "fit_loo")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     parser.add_argument(
         "--reuse",

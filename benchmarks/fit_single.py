@@ -6,7 +6,7 @@ JSON; wall times are medians of ``--repeats`` runs, interleaved.
 
 Usage::
 
-    python benchmarks/fit_single.py              # writes benchmarks/results/fit_single.json
+    python benchmarks/fit_single.py              # writes benchmarks/out/fit_single.json
     python benchmarks/fit_single.py --smoke
 """
 
@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import torch
+from _out import add_out_argument
 from fit_loo import (
     CallCounter,
     botorch_fit,
@@ -38,7 +39,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
-    parser.add_argument("--out", default="benchmarks/results/fit_single.json")
+    add_out_argument(parser, "fit_single")
     args = parser.parse_args(argv)
     if args.smoke:
         args.n, args.repeats = 12, 1

@@ -19,7 +19,7 @@ in this process only.
 
 Usage::
 
-    python benchmarks/gen_bo.py              # writes benchmarks/results/gen_bo.json
+    python benchmarks/gen_bo.py              # writes benchmarks/out/gen_bo.json
     python benchmarks/gen_bo.py --smoke      # seconds: 12 trials, 6 parameters
 """
 
@@ -38,6 +38,7 @@ from pathlib import Path
 import ax
 import botorch
 import torch
+from _out import add_out_argument
 from ax.api.client import Client
 from ax.api.configs import ChoiceParameterConfig, RangeParameterConfig
 from ax.generators.torch.botorch_modular import acquisition as ax_acquisition
@@ -152,7 +153,7 @@ def main(argv=None) -> dict:
         default=None,
         help="JSON of acquisition-optimizer options for ax_ext's strategy (default: its own)",
     )
-    parser.add_argument("--out", default="benchmarks/results/gen_bo.json")
+    add_out_argument(parser, "gen_bo")
     args = parser.parse_args(argv)
     acqf = None if args.acqf_options is None else json.loads(args.acqf_options)
     if args.smoke:

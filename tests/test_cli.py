@@ -35,3 +35,40 @@ def test_module_entry_point():
         [sys.executable, "-m", "ax_ext", "--help"], capture_output=True, text=True, check=True
     )
     assert "demo" in res.stdout
+
+
+def test_help_imports_neither_torch_nor_ax():
+    # what `ax-ext --help` and `ax-ext tune --help` run, in a fresh interpreter
+    code = (
+        "import sys\n"
+        "from ax_ext.cli import main\n"
+        "for argv in (['--help'], ['tune', '--help'], ['report', '--help']):\n"
+        "    try:\n"
+        "        main(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "heavy = {'torch', 'botorch', 'gpytorch', 'ax', 'dask', 'plotly'}\n"
+        "heavy = sorted(heavy & set(sys.modules))\n"
+        "assert not heavy, heavy\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "usage: ax-ext" in res.stdout
+
+
+def test_version_is_the_installed_distributions():
+    from importlib.metadata import version
+
+    res = subprocess.run(
+        [sys.executable, "-m", "ax_ext", "--version"], capture_output=True, text=True, check=True
+    )
+    assert res.stdout.strip() == f"ax-ext {version('ax-ext')}"
+
+
+def test_the_package_names_import_on_first_access():
+    import ax_ext
+
+    assert ax_ext.ScalarChoiceGP.__name__ == "ScalarChoiceGP"
+    assert "ScalarChoiceKernel" in dir(ax_ext)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        ax_ext.nope  # noqa: B018

@@ -33,6 +33,8 @@ class CrossValidationResult:
             (one per distinct training-set size), empty when not refitted.
         full_fit: The fit of the model on all data (used for warm starts, or for
             the hyperparameters of every fold when not refitting).
+        full_model: That fitted model itself (for the model's expression or
+            charts without fitting it again).
     """
 
     observed: Tensor
@@ -42,6 +44,7 @@ class CrossValidationResult:
     metrics: dict[str, float]
     fold_fits: list[FitResult] = field(default_factory=list)
     full_fit: FitResult | None = None
+    full_model: Any = field(default=None, repr=False, compare=False)
 
     def to_dataframe(self) -> Any:
         """One row per point: ``fold, observed, mean, std``."""
@@ -197,4 +200,5 @@ def loo_cross_validation(
         metrics=cv_metrics(observed, mean, std),
         fold_fits=fold_fits,
         full_fit=full_fit,
+        full_model=full,
     )

@@ -52,18 +52,28 @@ BO_TRANSFORMS = [
 BO_GATE_PASSED, BO_BUDGET_SPENT = "BO:quality_gate_passed", "BO:sobol_budget_spent"
 
 
-def default_num_sobol_trials(num_tunable: int) -> int:
-    """Sobol trials for ``num_tunable`` tunable parameters: ``max(5, 2 * num_tunable)``.
+def default_num_sobol_trials(num_tunable: int, total_trials: int | None = None) -> int:
+    """Sobol trials before BO for ``num_tunable`` tunable parameters and a trial budget.
+
+    ``max(5, 2 * num_tunable)``; with the study's ``total_trials`` known, at most
+    half of them (but at least 2).
 
     Ax's ``Client`` starts BO after 5 trials whatever the dimension; a GP with one
     lengthscale per parameter has little to fit on fewer than about two points per
     parameter, and the playbook spends a real budget on quasi-random exploration.
+    A short study still keeps half its trials for BO, so a first run shows BO at work.
 
     Example:
         >>> default_num_sobol_trials(2), default_num_sobol_trials(24)
         (5, 48)
+        >>> default_num_sobol_trials(6), default_num_sobol_trials(6, total_trials=12)
+        (12, 6)
     """
-    return max(5, 2 * num_tunable)
+    budget = max(5, 2 * num_tunable)
+    if total_trials is not None:
+        _check_int("total_trials", total_trials, 1)
+        budget = min(budget, max(2, total_trials // 2))
+    return budget
 
 
 def scalar_choice_model_config(
@@ -187,6 +197,7 @@ def sobol_then_bo(
     search_space: SearchSpace | Experiment | Any | None = None,
     *,
     num_sobol_trials: int | None = None,
+    total_trials: int | None = None,
     min_completed_trials: int | None = None,
     count_failed_trials: bool = False,
     use_existing_trials: bool = True,
@@ -234,7 +245,10 @@ def sobol_then_bo(
             at the first generation (:class:`SupportedSearchSpace`) and
             ``num_sobol_trials`` defaults to 10.
         num_sobol_trials: Sobol trials before BO; default
-            :func:`default_num_sobol_trials` of the number of tunable parameters.
+            :func:`default_num_sobol_trials` of the number of tunable parameters
+            and ``total_trials``.
+        total_trials: The study's trial budget, if known; the default
+            ``num_sobol_trials`` is then at most half of it.
         min_completed_trials: Completed trials with data needed before BO; default
             ``max(3, num_sobol_trials // 2)``.
         count_failed_trials: Count failed and abandoned Sobol trials towards
@@ -292,7 +306,11 @@ def sobol_then_bo(
     search_space = _search_space_of(search_space)
     num_tunable = None if search_space is None else check_search_space(search_space)
     if num_sobol_trials is None:
-        num_sobol_trials = 10 if num_tunable is None else default_num_sobol_trials(num_tunable)
+        num_sobol_trials = (
+            10 if num_tunable is None else default_num_sobol_trials(num_tunable, total_trials)
+        )
+        if num_tunable is None and total_trials is not None:
+            num_sobol_trials = default_num_sobol_trials(5, total_trials)
     _check_int("num_sobol_trials", num_sobol_trials, 1)
     if min_completed_trials is None:
         min_completed_trials = min(num_sobol_trials, max(3, num_sobol_trials // 2))

@@ -14,6 +14,8 @@ require("plotly.graph_objects", "plots", "ax_ext.plotting")  # a clear error wit
 
 from ax_ext.plotting.cross_validation import predicted_vs_observed
 from ax_ext.plotting.experiment import BoundaryWarning, axis_plots, isolation_plot
+from ax_ext.plotting.history import first_model_based_trial, optimization_history
+from ax_ext.plotting.importance import parameter_importance
 from ax_ext.plotting.size import (
     PartialResultWarning,
     cv_metric_by_size,
@@ -29,11 +31,14 @@ __all__ = [
     "PartialResultWarning",
     "axis_plots",
     "cv_metric_by_size",
+    "first_model_based_trial",
     "fitting_trajectories",
     "hyperparameters_by_size",
     "hyperparameters_vs_size",
     "isolation_plot",
     "metric_vs_size",
+    "optimization_history",
+    "parameter_importance",
     "predicted_vs_observed",
     "training_curves",
 ]

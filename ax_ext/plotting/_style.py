@@ -56,3 +56,42 @@ def base_layout(fig: Any, title: str | None, **kwargs: Any) -> Any:
         **kwargs,
     )
     return fig
+
+
+#: Decades a positive objective must span for the charts to use a log y-axis.
+LOG_Y_DECADES = 2.0
+
+
+def wants_log_y(values: Any) -> bool:
+    """Whether values are all positive and span more than :data:`LOG_Y_DECADES` decades.
+
+    One diverged trial (a loss of 165 next to 0.05) squashes a linear axis; a log
+    axis keeps the differences between the good trials visible.
+    """
+    finite = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    if len(finite) < 2 or min(finite) <= 0:
+        return False
+    return math.log10(max(finite) / min(finite)) > LOG_Y_DECADES
+
+
+def apply_log_y(fig: Any, values: Any, **axes: Any) -> bool:
+    """Switch ``fig``'s y-axes (``axes``: ``row``/``col`` selectors) to log scale if
+    :func:`wants_log_y`, and say so on the chart; returns whether it did."""
+    if not wants_log_y(values):
+        return False
+    finite = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    decades = math.log10(max(finite) / min(finite))
+    fig.update_yaxes(type="log", **axes)
+    fig.add_annotation(
+        text=f"log y-axis: the values span {decades:.1f} decades",
+        xref="paper",
+        yref="paper",
+        x=1.0,
+        y=1.0,
+        xanchor="right",
+        yanchor="bottom",
+        showarrow=False,
+        font={"size": 11, "color": "#555"},
+    )
+    fig.layout.meta = {**(fig.layout.meta or {}), "log_y": True}
+    return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 
 from ax_ext.cross_validation import CrossValidationResult
-from ax_ext.plotting._style import BAD, MEAN, POINT, base_layout, fmt, hover_lines
+from ax_ext.plotting._style import BAD, MEAN, POINT, apply_log_y, base_layout, fmt, hover_lines
 
 __all__ = ["predicted_vs_observed"]
 
@@ -113,4 +113,10 @@ def predicted_vs_observed(
     base_layout(fig, title, legend={"orientation": "h", "y": -0.15})
     fig.update_xaxes(title_text=f"observed {metric}")
     fig.update_yaxes(title_text=f"predicted {metric} (mean ± {fmt(z)} sd)")
+    if apply_log_y(fig, observed):
+        # both axes, so the diagonal stays the diagonal; it spans the positive values
+        fig.update_xaxes(type="log")
+        positive = [v for v in observed + mean if v > 0]
+        ends = [min(positive) / 1.5, max(positive) * 1.5]
+        fig.update_traces(selector={"name": "observed = predicted"}, x=ends, y=ends)
     return fig

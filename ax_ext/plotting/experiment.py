@@ -28,7 +28,15 @@ from ax_ext.cross_validation.ax import (
     get_experiment,
     objective_minimizes,
 )
-from ax_ext.plotting._style import BAD, BEST, POINT, base_layout, fmt, hover_lines
+from ax_ext.plotting._style import (
+    BAD,
+    BEST,
+    POINT,
+    apply_log_y,
+    base_layout,
+    fmt,
+    hover_lines,
+)
 
 __all__ = ["BoundaryWarning", "axis_plots", "isolation_plot"]
 
@@ -324,6 +332,12 @@ def axis_plots(
         height=max(320, 300 * rows),
         meta={"boundary": boundary},
     )
+    if apply_log_y(fig, values):
+        # the failed trials' row sits above (or below) the values, in log space too
+        fig.update_traces(
+            selector={"name": "failed"},
+            y=[hi * 3 if points.minimize else lo / 3] * len(points.failed),
+        )
     if boundary and warn:
         where = ", ".join(
             f"{b['parameter']} ({b['bound']} bound {fmt(b['value'])})" for b in boundary
@@ -449,10 +463,12 @@ def isolation_plot(
         text=[_hover(r, points.metric_name) for r in points.ok],
         hovertemplate="%{text}<extra></extra>",
     )
+    unordered = isinstance(p, ChoiceParameter) and not p.is_ordered
     top = go.Scatter(
         x=[_axis_value(p, best[b].parameters.get(parameter)) for b in order],
         y=[best[b].mean for b in order],
-        mode="lines+markers",
+        # no line between unordered values: it would suggest an order
+        mode="markers" if unordered else "lines+markers",
         name="best per bucket",
         marker={"color": BEST, "size": 11, "line": {"width": 1, "color": "black"}},
         line={"color": BEST},
@@ -472,4 +488,20 @@ def isolation_plot(
         fig.update_xaxes(type="category", categoryorder="array", categoryarray=labels)
     elif getattr(p, "log_scale", False):
         fig.update_xaxes(type="log")
+    log = apply_log_y(fig, [r.mean for r in points.ok])
+    _zoom_to(fig, [best[b].mean for b in order], log)
     return fig
+
+
+def _zoom_to(fig: go.Figure, values: Sequence[float], log: bool) -> None:
+    """Scale the y-axis to ``values`` (the best per bucket), so their differences show.
+
+    Trials far worse than every bucket's best fall outside the chart (hover and
+    zoom out to see them)."""
+    if len(values) < 2:
+        return
+    ys = [math.log10(v) for v in values] if log else list(values)
+    lo, hi = min(ys), max(ys)
+    pad = 0.25 * (hi - lo) if hi > lo else 0.1 * (abs(hi) or 1.0)
+    fig.update_yaxes(range=[lo - pad, hi + pad])
+    fig.layout.meta = {**(fig.layout.meta or {}), "zoomed_to_best": True}

@@ -12,8 +12,13 @@ Strategies (:data:`STRATEGIES`):
 - ``"ax_ext"``: :func:`ax_ext.generation.sobol_then_bo` (Sobol, then BO with
   ``ScalarChoiceGP``);
 - ``"ax-default"``: Ax's default, ``Client.configure_generation_strategy()``;
-- ``"sobol"``: pure quasi-random search,
-  ``Client.configure_generation_strategy(method="random_search")``.
+- ``"sobol"``: pure quasi-random search, one Sobol node from the first trial on
+  (:func:`~ax_ext.runner.strategies.pure_sobol_strategy`; Ax's
+  ``method="random_search"`` would start with the center point).
+
+With ``csv_path`` every trial's row is appended to the CSV file as it finishes;
+after a Ctrl-C the ``KeyboardInterrupt`` carries the rows so far
+(``error.partial``), from which ``ax-ext compare`` draws its chart.
 """
 
 from __future__ import annotations
@@ -21,12 +26,13 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from ax.exceptions.core import UserInputError
 
+from ax_ext.runner._csv import CsvSink
 from ax_ext.runner._recording import mark_failed, record_result
 from ax_ext.runner.problems import Problem, get_problem
 from ax_ext.runner.strategies import STRATEGIES, check_num_sobol_trials, set_strategy
@@ -77,6 +83,7 @@ def _client(
     seed: int,
     num_sobol_trials: int | None,
     optimizer_kwargs: dict[str, Any] | None,
+    trials: int | None = None,
 ) -> Any:
     from ax.api.client import Client
 
@@ -85,7 +92,7 @@ def _client(
         parameters=list(problem.parameters), name=f"compare:{problem.name}:{strategy}:{seed}"
     )
     client.configure_optimization(objective=problem.objective_expression)
-    set_strategy(client, strategy, seed, num_sobol_trials, optimizer_kwargs)
+    set_strategy(client, strategy, seed, num_sobol_trials, optimizer_kwargs, trials)
     return client
 
 
@@ -96,11 +103,13 @@ def _run_one(
     trials: int,
     num_sobol_trials: int | None,
     optimizer_kwargs: dict[str, Any] | None,
-) -> list[dict[str, Any]]:
-    client = _client(problem, strategy, seed, num_sobol_trials, optimizer_kwargs)
+    emit: Callable[[dict[str, Any]], None],
+) -> int:
+    """Run one (strategy, seed) pair, passing each trial's row to ``emit``; the rows run."""
+    client = _client(problem, strategy, seed, num_sobol_trials, optimizer_kwargs, trials)
     pick = min if problem.minimize else max
     best = math.nan
-    rows: list[dict[str, Any]] = []
+    done = 0
     for number in range(1, trials + 1):
         t0 = time.perf_counter()
         new = client.get_next_trials(max_trials=1)
@@ -129,7 +138,7 @@ def _run_one(
             else:
                 value = recorded.value
                 best = value if math.isnan(best) else pick(best, value)
-        rows.append(
+        emit(
             {
                 "strategy": strategy,
                 "seed": seed,
@@ -141,7 +150,8 @@ def _run_one(
                 "generation_seconds": seconds,
             }
         )
-    return rows
+        done += 1
+    return done
 
 
 def compare_strategies(
@@ -153,6 +163,7 @@ def compare_strategies(
     num_sobol_trials: int | None = None,
     optimizer_kwargs: dict[str, Any] | None = None,
     progress: bool = False,
+    csv_path: str | Path | None = None,
 ) -> Any:
     """Run a problem with several strategies and seeds, and tabulate every trial.
 
@@ -174,6 +185,8 @@ def compare_strategies(
         optimizer_kwargs: Acquisition-optimizer options of ``"ax_ext"``, as for
             :func:`~ax_ext.generation.sobol_then_bo`.
         progress: Show a tqdm progress bar over all trials.
+        csv_path: Also write every row to this CSV file as its trial finishes
+            (flushed, so an interrupted comparison keeps what it ran).
 
     Returns:
         A ``pandas.DataFrame``, one row per trial, with columns ``strategy``,
@@ -185,9 +198,11 @@ def compare_strategies(
 
     Raises:
         UserInputError: For an unknown problem or strategy, no seeds,
-            ``trials < 1`` or ``num_sobol_trials < 1`` (whatever the strategies).
+            ``trials < 1`` or ``num_sobol_trials < 1`` (whatever the strategies),
+            or a ``csv_path`` in a missing folder.
+        KeyboardInterrupt: On Ctrl-C, with ``partial``: the frame of the trials
+            that finished.
     """
-    import pandas as pd
     from tqdm.auto import tqdm
 
     problem = get_problem(problem)
@@ -196,6 +211,13 @@ def compare_strategies(
     _check_inputs(strategies, seeds, trials)
     check_num_sobol_trials(num_sobol_trials)
     rows: list[dict[str, Any]] = []
+    sink = CsvSink(csv_path, COLUMNS)
+
+    def emit(row: dict[str, Any]) -> None:
+        rows.append(row)
+        sink.write(row)
+        bar.update(1)
+
     bar = tqdm(
         total=len(strategies) * len(seeds) * trials,
         desc=f"compare {problem.name}",
@@ -206,20 +228,29 @@ def compare_strategies(
         for strategy in strategies:
             for seed in seeds:
                 start = time.perf_counter()
-                run = _run_one(problem, strategy, seed, trials, num_sobol_trials, optimizer_kwargs)
-                rows.extend(run)
-                bar.update(len(run))
+                first = len(rows)
+                _run_one(problem, strategy, seed, trials, num_sobol_trials, optimizer_kwargs, emit)
                 logger.info(
                     "%s seed %d: %d trials in %.1f s, best %s = %.6g.",
                     strategy,
                     seed,
-                    len(run),
+                    len(rows) - first,
                     time.perf_counter() - start,
                     problem.objective,
-                    run[-1]["best_so_far"] if run else math.nan,
+                    rows[-1]["best_so_far"] if len(rows) > first else math.nan,
                 )
+    except KeyboardInterrupt as e:
+        e.partial = _frame(rows, problem)
+        raise
     finally:
         bar.close()
+        sink.close()
+    return _frame(rows, problem)
+
+
+def _frame(rows: list[dict[str, Any]], problem: Problem) -> Any:
+    import pandas as pd
+
     df = pd.DataFrame(rows, columns=list(COLUMNS))
     df.attrs.update(
         {"problem": problem.name, "objective": problem.objective, "minimize": problem.minimize}

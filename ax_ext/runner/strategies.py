@@ -4,7 +4,13 @@
   ``ScalarChoiceGP``);
 * ``"ax-default"``: Ax's ``Client.configure_generation_strategy()`` (center point,
   Sobol, then BO with Ax's default model);
-* ``"sobol"``: quasi-random search only (Ax's ``method="random_search"``).
+* ``"sobol"``: quasi-random search only: one Ax Sobol node, no center point
+  (Ax's ``method="random_search"`` starts with the center of the search space).
+
+The default Sobol budget of ``"ax_ext"`` leaves BO room in a short study: given the
+study's ``total_trials`` it is at most half of them
+(:func:`ax_ext.generation.default_num_sobol_trials`); :func:`short_bo_warning`
+says when an explicit budget leaves BO less than a third.
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ __all__ = [
     "STRATEGIES",
     "check_num_sobol_trials",
     "check_strategy",
+    "pure_sobol_strategy",
     "set_strategy",
+    "short_bo_warning",
     "strategy_differences",
     "strategy_signature",
 ]
@@ -112,6 +120,7 @@ def set_strategy(
     seed: int,
     num_sobol_trials: int | None = None,
     optimizer_kwargs: dict[str, Any] | None = None,
+    total_trials: int | None = None,
 ) -> None:
     """Give an Ax ``Client`` with a configured experiment one of the strategies.
 
@@ -122,6 +131,8 @@ def set_strategy(
         num_sobol_trials: Initial quasi-random trials (``"ax_ext"`` and
             ``"ax-default"``); default each strategy's own.
         optimizer_kwargs: Acquisition-optimizer options (``"ax_ext"`` only).
+        total_trials: The study's trial budget, if known: ``"ax_ext"``'s default
+            Sobol budget is then at most half of it.
     """
     check_strategy(strategy)
     check_num_sobol_trials(num_sobol_trials)
@@ -132,6 +143,7 @@ def set_strategy(
             sobol_then_bo(
                 client,
                 num_sobol_trials=num_sobol_trials,
+                total_trials=total_trials,
                 seed=seed,
                 optimizer_kwargs=optimizer_kwargs,
             )
@@ -141,6 +153,58 @@ def set_strategy(
             initialization_budget=num_sobol_trials, initialization_random_seed=seed
         )
     else:
-        client.configure_generation_strategy(
-            method="random_search", initialization_random_seed=seed
+        client.set_generation_strategy(pure_sobol_strategy(seed))
+
+
+def pure_sobol_strategy(seed: int | None = None) -> Any:
+    """Quasi-random search only: one Sobol node from the first trial on.
+
+    Ax's ``configure_generation_strategy(method="random_search")`` starts with the
+    center of the search space, which is not quasi-random (and, on problems whose
+    optimum sits near the center, beats any real strategy at trial 1).
+
+    Example:
+        >>> [node.name for node in pure_sobol_strategy(0)._nodes]
+        ['Sobol']
+    """
+    from ax.adapter.registry import Generators
+    from ax.generation_strategy.generation_node import GenerationNode
+    from ax.generation_strategy.generation_strategy import GenerationStrategy
+    from ax.generation_strategy.generator_spec import GeneratorSpec
+
+    node = GenerationNode(
+        name="Sobol",
+        generator_specs=[
+            GeneratorSpec(generator_enum=Generators.SOBOL, generator_kwargs={"seed": seed})
+        ],
+        should_deduplicate=True,
+    )
+    return GenerationStrategy(name="Sobol", nodes=[node])
+
+
+def short_bo_warning(generation_strategy: Any, total_trials: int) -> str | None:
+    """A warning when the strategy's Sobol budget leaves BO under a third of ``total_trials``.
+
+    Returns:
+        The message (what leaves how many BO trials, and the ``--sobol`` that
+        would leave half), or ``None`` when BO gets at least a third, or the
+        strategy has no model-based part.
+    """
+    signature = strategy_signature(generation_strategy)
+    sobol = signature["sobol"]
+    if sobol is None or signature["strategy"] == "sobol":
+        return None
+    bo = max(0, total_trials - sobol)
+    if 3 * bo >= total_trials:
+        return None
+    suggested = max(2, total_trials // 2)
+    if suggested < sobol:
+        advice = (
+            f"pass --sobol {suggested} (BO then runs {total_trials - suggested}) or raise --trials"
         )
+    else:
+        advice = f"raise --trials to {-(-3 * sobol // 2)} or more"
+    return (
+        f"Only {bo} of the {total_trials} trials will be BO: the first {sobol} are "
+        f"quasi-random (Sobol). To see BO at work, {advice}."
+    )

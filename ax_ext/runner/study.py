@@ -42,7 +42,12 @@ from ax_ext.runner._loop import LoopResult, run_trials
 from ax_ext.runner._session import INTERRUPTED, StudySession, counts
 from ax_ext.runner._storage import check_storage_name, display_storage, open_storage
 from ax_ext.runner.problems import CURVES_KEY, Problem, get_problem
-from ax_ext.runner.strategies import check_num_sobol_trials, check_strategy, set_strategy
+from ax_ext.runner.strategies import (
+    check_num_sobol_trials,
+    check_strategy,
+    set_strategy,
+    short_bo_warning,
+)
 
 __all__ = [
     "INTERRUPTED",
@@ -169,7 +174,9 @@ def run_study(
             workers must be able to import the problem's evaluation function.
         progress: Show a tqdm progress bar.
         num_sobol_trials: Sobol trials before BO (new studies only); default
-            :func:`ax_ext.generation.default_num_sobol_trials`.
+            :func:`ax_ext.generation.default_num_sobol_trials` of the parameters
+            and ``trials`` (at most half of them). A warning says when the Sobol
+            budget leaves BO fewer than a third of ``trials``.
         optimizer_kwargs: Options of BoTorch's acquisition optimizer (new studies
             only), as for :func:`~ax_ext.generation.sobol_then_bo`.
         strategy: The generation strategy of a new study: ``"ax_ext"`` (the
@@ -204,7 +211,9 @@ def run_study(
     check_strategy(strategy or "ax_ext")
     check_num_sobol_trials(num_sobol_trials)
     check_storage_name(storage_path)
-    new_client = _new_client(problem, seed, strategy, num_sobol_trials, optimizer_kwargs)
+    new_client = _new_client(
+        problem, seed, strategy, num_sobol_trials, optimizer_kwargs, total_trials=trials
+    )
     asked = _asked(strategy, num_sobol_trials, optimizer_kwargs)
     config = open_storage(storage_path)
     session = StudySession(
@@ -216,6 +225,9 @@ def run_study(
         client = session.open(new_client, asked)
         try:
             _check_trials(counts(client._experiment), trials, storage_path)
+            warning = short_bo_warning(client._generation_strategy, trials)
+            if warning is not None:
+                logger.warning(warning)
             now = session.sync(interrupt)
             loop = LoopResult()
             if not interrupt.requested and now["completed"] + now["failed"] < trials:
@@ -270,6 +282,7 @@ def _new_client(
     strategy: str | None,
     num_sobol_trials: int | None,
     optimizer_kwargs: dict[str, Any] | None,
+    total_trials: int | None = None,
 ) -> Client:
     """A new study in memory, fully configured (nothing is stored yet)."""
     client = Client(random_seed=seed)
@@ -277,7 +290,9 @@ def _new_client(
         parameters=list(problem.parameters), name=experiment_name_for(problem)
     )
     client.configure_optimization(objective=problem.objective_expression)
-    set_strategy(client, strategy or "ax_ext", seed, num_sobol_trials, optimizer_kwargs)
+    set_strategy(
+        client, strategy or "ax_ext", seed, num_sobol_trials, optimizer_kwargs, total_trials
+    )
     return client
 
 

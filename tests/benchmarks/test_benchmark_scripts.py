@@ -24,3 +24,31 @@ def test_benchmark_script_smoke(script, tmp_path):
     data = json.loads(out.read_text())
     assert data["rows"], data
     assert "wrote" in res.stdout
+
+
+def test_no_benchmark_script_writes_the_committed_results_by_default():
+    # every script's --out default, read from its own parser (one interpreter for all)
+    scripts = sorted(p.name for p in (ROOT / "benchmarks").glob("[!_]*.py"))
+    code = (
+        "import contextlib, io, runpy, sys\n"
+        f"sys.path.insert(0, {str(ROOT / 'benchmarks')!r})\n"
+        f"for name in {scripts!r}:\n"
+        "    module = runpy.run_path(f'benchmarks/{name}', run_name='not_main')\n"
+        "    buf = io.StringIO()\n"
+        "    with contextlib.redirect_stdout(buf), contextlib.suppress(SystemExit):\n"
+        "        module['main'](['--help'])\n"
+        "    print(name, '|', ' '.join(buf.getvalue().split()))\n"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    helps = dict(line.split(" | ", 1) for line in res.stdout.splitlines() if " | " in line)
+    assert sorted(helps) == scripts
+    for name, text in helps.items():
+        stem = name.removesuffix(".py")
+        assert f"--out OUT JSON output (default benchmarks/out/{stem}.json" in text, name
+    ignored = subprocess.run(
+        ["git", "check-ignore", "benchmarks/out/x.json"], cwd=ROOT, capture_output=True
+    )
+    assert ignored.returncode == 0  # git ignores the default folder

@@ -106,6 +106,13 @@ class TestSobolThenBO(BotorchTestCase):
         self.assertEqual(sobol.transition_criteria[0].threshold, default_num_sobol_trials(6))
         self.assertEqual(sobol.transition_criteria[1].threshold, 6)
         self.assertEqual(sobol_then_bo().name, "Sobol(10)+ScalarChoiceGP")
+        # a known trial budget leaves BO at least half of a short study
+        short = sobol_then_bo(client, total_trials=12)._nodes[0].transition_criteria
+        self.assertEqual([c.threshold for c in short], [6, 3])
+        self.assertEqual(sobol_then_bo(client, total_trials=100).name, gs.name)
+        self.assertEqual(sobol_then_bo(total_trials=8).name, "Sobol(4)+ScalarChoiceGP")
+        with self.assertRaises(UserInputError):
+            sobol_then_bo(client, total_trials=0)
         config = scalar_choice_model_config("loose", "tight")
         self.assertIs(config.botorch_model_class, ScalarChoiceGP)
         self.assertIsNone(config.input_transform_classes)

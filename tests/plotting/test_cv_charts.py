@@ -186,3 +186,18 @@ def test_hyperparameters_by_size_and_chart():
     all_params = hyperparameters_vs_size(df, log_y=False)
     assert "mean" not in [t.name for t in all_params.data]
     assert all_params.layout.yaxis.type is None
+
+
+def test_predicted_vs_observed_goes_log_when_a_positive_objective_spans_two_decades():
+    # one diverged trial (165) next to losses around 0.05
+    obs = torch.tensor([0.05, 0.07, 0.04, 0.2, 165.0], dtype=torch.float64)
+    mean = torch.tensor([0.06, 0.05, 0.05, 0.3, 100.0], dtype=torch.float64)
+    std = torch.full((5,), 0.01, dtype=torch.float64)
+    res = CrossValidationResult(obs, mean, std, torch.arange(5), cv_metrics(obs, mean, std))
+    fig = predicted_vs_observed(res)
+    assert fig.layout.xaxis.type == fig.layout.yaxis.type == "log"
+    assert any("log y-axis" in a.text for a in fig.layout.annotations)
+    diagonal = fig.data[1]
+    assert list(diagonal.x) == list(diagonal.y) and min(diagonal.x) > 0
+    near = CrossValidationResult(obs[:4], mean[:4], std[:4], torch.arange(4), res.metrics)
+    assert predicted_vs_observed(near).layout.yaxis.type != "log"  # 0.04 .. 0.2

@@ -107,3 +107,34 @@ def test_metric_errors():
         axis_plots(client, "acc")
     with pytest.raises(UserInputError, match="Expected parameters among"):
         axis_plots(client, parameters=["momentum"])
+
+
+def test_isolation_plot_of_an_unordered_choice_has_no_line_and_zooms_to_the_best():
+    points = grid()
+    # one diverged trial per optimizer besides the good ones: the best per bucket must show
+    loss = lambda p: interior_loss(p) + (100.0 if p["depth"] == 1 else 0.0)  # noqa: E731
+    client = client_with(points, loss)
+    fig = isolation_plot(client, "opt")
+    best = fig.data[1]
+    assert best.mode == "markers"  # adam, sgd, rmsprop have no order to draw
+    assert fig.layout.yaxis.type == "log"  # 0.8 .. 100: more than two decades
+    lo, hi = (10**v for v in fig.layout.yaxis.range)  # plotly's log ranges are in log10
+    assert lo <= min(best.y) and max(best.y) <= hi
+    assert hi < max(fig.data[0].y)  # the worst trials are outside, not squashing the best
+    # an ordered range parameter keeps its line
+    assert isolation_plot(client, "depth", buckets=[1, 5, 9]).data[1].mode == "lines+markers"
+
+
+def test_charts_use_a_log_y_axis_when_a_positive_objective_spans_two_decades():
+    from ax_ext.plotting import optimization_history
+
+    points = grid()
+    wide = lambda p: 0.05 + interior_loss(p) ** 3  # noqa: E731  (0.05 .. ~ 1e3)
+    client = client_with(points, wide)
+    for fig in (axis_plots(client), isolation_plot(client, "lr"), optimization_history(client)):
+        assert fig.layout.yaxis.type == "log"
+        assert any("log y-axis" in a.text for a in fig.layout.annotations)
+    narrow = client_with(points, interior_loss)  # 0 .. ~ 20: not positive everywhere
+    for fig in (axis_plots(narrow), optimization_history(narrow)):
+        assert fig.layout.yaxis.type != "log"
+        assert not any("log y-axis" in (a.text or "") for a in fig.layout.annotations)

@@ -101,3 +101,29 @@ def test_tune_reports_bad_input_on_stderr(tmp_path, capsys):
     assert "Expected workers to be an integer >= 1" in capsys.readouterr().err
     assert main(["tune", "synthetic", "--storage", str(tmp_path / "s.csv")]) == 2
     assert "ending in .db" in capsys.readouterr().err
+
+
+def test_a_short_tune_leaves_bo_half_its_trials(tmp_path, capsys):
+    # synthetic has 6 parameters: max(5, 2 x 6) = 12 Sobol trials would leave 8 trials no BO
+    storage = tmp_path / "short.db"
+    argv = ["tune", "synthetic", "--trials", "6", "--storage", str(storage)]
+    assert main([*argv, "--fast-acqf", "--no-progress"]) == 0
+    assert "Only" not in capsys.readouterr().err
+    experiment = load_client(storage, experiment_name="ax_ext:synthetic")._experiment
+    nodes = [t.generator_runs[0]._generation_node_name for t in experiment.trials.values()]
+    assert nodes == ["Sobol"] * 3 + ["BO"] * 3
+
+
+def test_tune_says_when_the_sobol_budget_leaves_bo_under_a_third(tmp_path):
+    # the command as a user runs it: the warning reaches the terminal (stderr)
+    storage = tmp_path / "sobol_only.db"
+    argv = ["tune", "synthetic", "--trials", "3", "--sobol", "3", "--storage", str(storage)]
+    res = subprocess.run(
+        [sys.executable, "-m", "ax_ext", *argv, "--no-progress"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "Only 0 of the 3 trials will be BO: the first 3 are quasi-random (Sobol)" in res.stderr
+    assert "pass --sobol 2" in res.stderr

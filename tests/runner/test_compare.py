@@ -40,7 +40,7 @@ def test_compare_returns_one_row_per_trial(frame):
         np.testing.assert_allclose(run["best_so_far"], np.minimum.accumulate(values))
     nodes = df.groupby("strategy")["node"].agg(list)
     assert nodes["ax_ext"][:2] == ["Sobol", "Sobol"] and "BO" in nodes["ax_ext"]
-    assert set(nodes["sobol"]) <= {"CenterOfSearchSpace", "Sobol"}
+    assert set(nodes["sobol"]) == {"Sobol"}  # pure Sobol, no center point
     # seeds change the trials
     sobol = df[df["strategy"] == "sobol"]
     assert (
@@ -128,3 +128,75 @@ def test_cli_compare_rejects_a_bad_sobol_whatever_the_strategies(tmp_path, capsy
     err = capsys.readouterr().err
     assert err.startswith("ax-ext compare: error: Expected num_sobol_trials (--sobol")
     assert f"got {sobol}" in err and not out.exists()
+
+
+def test_the_sobol_baseline_is_pure_sobol_without_the_center_point():
+    df = compare_strategies("synthetic", strategies=["sobol"], seeds=[0], trials=2)
+    assert df["node"].tolist() == ["Sobol", "Sobol"]
+    from ax.api.client import Client
+
+    from ax_ext.runner import get_problem
+    from ax_ext.runner.strategies import set_strategy
+
+    client = Client(random_seed=0)
+    client.configure_experiment(parameters=list(get_problem("synthetic").parameters))
+    client.configure_optimization(objective="-loss")
+    set_strategy(client, "sobol", seed=0)
+    ((_, first),) = client.get_next_trials(max_trials=1).items()
+    assert (first["x"], first["y"]) != (0.5, 0.0)  # not the center of x in [0, 1], y in [-1, 1]
+
+
+def _interrupt_on_third(params, seed=0):
+    """The synthetic loss; the third call raises KeyboardInterrupt (a Ctrl-C mid-trial)."""
+    from ax_ext.runner.builtin_problems import synthetic_loss
+
+    _interrupt_on_third.calls += 1
+    if _interrupt_on_third.calls == 3:
+        raise KeyboardInterrupt
+    return synthetic_loss(params, seed)
+
+
+def test_an_interrupted_compare_keeps_its_csv_and_chart(tmp_path, capsys):
+    from dataclasses import replace
+
+    from ax_ext.runner import get_problem, register_problem
+
+    _interrupt_on_third.calls = 0
+    problem = replace(
+        get_problem("synthetic"), name="synthetic-ctrl-c", evaluate=_interrupt_on_third
+    )
+    register_problem(problem, overwrite=True)
+    out, csv = tmp_path / "c.html", tmp_path / "c.csv"
+    argv = ["compare", "synthetic-ctrl-c", "--strategies", "sobol", "--seeds", "0"]
+    code = main([*argv, "--trials", "5", "--out", str(out), "--csv", str(csv), "--no-progress"])
+    assert code == 130
+    err = capsys.readouterr().err
+    assert "wrote the 2 trials that finished" in err and str(out) in err and str(csv) in err
+    rows = pd.read_csv(csv)
+    assert rows["trial"].tolist() == [1, 2] and list(rows.columns) == list(COLUMNS)
+    html = out.read_text()
+    assert "plotly" in html and '"sobol"' in html
+
+
+def test_compare_writes_each_row_to_the_csv_as_its_trial_finishes(tmp_path):
+    csv = tmp_path / "rows.csv"
+    seen = []
+
+    def evaluate(params, seed=0):
+        from ax_ext.runner.builtin_problems import synthetic_loss
+
+        seen.append(len(csv.read_text().splitlines()))  # header + the rows written so far
+        return synthetic_loss(params, seed)
+
+    from dataclasses import replace
+
+    from ax_ext.runner import get_problem
+
+    problem = replace(get_problem("synthetic"), evaluate=evaluate)
+    df = compare_strategies(problem, strategies=["sobol"], seeds=[0], trials=3, csv_path=csv)
+    assert seen == [1, 2, 3]
+    assert len(pd.read_csv(csv)) == len(df) == 3
+    with pytest.raises(UserInputError, match="CSV file's folder to exist"):
+        compare_strategies(
+            problem, strategies=["sobol"], trials=1, csv_path=tmp_path / "no" / "x.csv"
+        )

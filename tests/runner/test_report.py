@@ -14,6 +14,8 @@ from ax_ext.runner.study import _create_or_resume
 from tests.runner._curves_problem import synthetic_with_curves
 
 CHART_IDS = (
+    "chart-history",
+    "chart-importance",
     "chart-predicted-vs-observed",
     "chart-fitting-trajectories",
     "chart-axis-plots",
@@ -92,7 +94,21 @@ def test_report_contents_match_the_study(study):
     assert table.count("<tr") == 1 + len(experiment.trials)
     assert table.count('<tr class="failed">') == 1
     assert HOSTILE_REASON not in page
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; more" in table
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; more" in table  # Jinja2's escape
+    # when each trial ran and for how long: Sobol trials here take well under a minute
+    assert "<th>started</th><th>ended</th><th>seconds</th>" in table
+    completed_row = table.split(f"<td>{best}</td><td>COMPLETED</td>")[1].split("</tr>")[0]
+    started, ended, seconds = re.findall(r"<td>([^<]*)</td>", completed_row)[1:4]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", started) and ended >= started
+    assert 0 <= float(seconds) < 60
+    assert 'id="trial-filter"' in page  # the table can be filtered (and sorted by heading)
+    # findings first, then diagnostics; a plain reading above each section's charts
+    order = [page.index(f'<section id="{s}">') for s in REPORT_SECTIONS]
+    assert order == sorted(order)
+    assert page.index("Diagnostics: the model and the run") < page.index('<section id="model">')
+    history = page.split('<section id="history">')[1].split("</section>")[0]
+    assert '<p class="reading">BO began at trial 5' in history
+    assert history.count('<p class="reading">') == 1
     assert all(f"<td>{i}</td>" in table for i in experiment.trials)
     # training curves: one line per completed trial in each of the 3 subplots, best on top
     curves = page.split('<section id="training-curves">')[1].split("</section>")[0]
@@ -191,3 +207,16 @@ def test_report_hides_a_storage_urls_password():
 
     assert _display_storage("postgresql://bob:secret@host/db") == "postgresql://bob:***@host/db"
     assert _display_storage("/tmp/study.db") == "/tmp/study.db"
+
+
+def test_the_report_fits_the_full_model_once(study, tmp_path, monkeypatch):
+    # the model expression and the importance chart use the cross-validation's full fit
+    from ax_ext.runner import _report_model
+
+    def second_fit(*args, **kwargs):
+        raise AssertionError("the report fitted the full model a second time")
+
+    monkeypatch.setattr(_report_model, "_fit_full_model", second_fit)
+    _, storage, _ = study
+    page = write_report(storage, tmp_path / "once.html", fit_kwargs=FAST_FIT).read_text()
+    assert 'id="model-expression"' in page and 'id="chart-importance"' in page

@@ -34,7 +34,10 @@ def test_the_documented_user_problem_command_runs_from_the_modules_folder(tmp_pa
     )
     assert res.returncode == 0, res.stderr[-3000:]
     assert "Study of 'my-problem'" in res.stdout and "0 failed" in res.stdout
-    assert (tmp_path / "ax_ext_my_problems_my_problem.db").exists()
+    # named after the problem (its name), not the module:attribute spec
+    assert (tmp_path / "ax_ext_my-problem.db").exists()
+    assert "in ax_ext_my-problem.db:" in res.stdout
+    assert not list(tmp_path.glob("ax_ext_my_problems*"))
 
 
 def test_the_documented_run_study_scripts_have_the_main_guard():

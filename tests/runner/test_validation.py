@@ -105,3 +105,16 @@ def test_a_half_created_study_gets_the_commands_strategy(tmp_path, caplog):
     assert client._generation_strategy.name == "Sobol(4)+ScalarChoiceGP"
     reloaded = _create_or_resume(get_problem("synthetic"), storage, 0, None, None)
     assert reloaded._generation_strategy.name == "Sobol(4)+ScalarChoiceGP"
+
+
+def test_short_bo_warning_advice():
+    from ax_ext.generation import sobol_then_bo
+    from ax_ext.runner.strategies import pure_sobol_strategy, short_bo_warning
+
+    strategy = sobol_then_bo(num_sobol_trials=10)
+    assert short_bo_warning(strategy, 15) is None  # 5 of 15 is a third
+    message = short_bo_warning(strategy, 12)
+    assert message.startswith("Only 2 of the 12 trials will be BO: the first 10 are")
+    assert "pass --sobol 6 (BO then runs 6) or raise --trials" in message
+    assert "raise --trials to 3 or more" in short_bo_warning(sobol_then_bo(num_sobol_trials=2), 2)
+    assert short_bo_warning(pure_sobol_strategy(0), 5) is None  # nothing to say of no BO
