@@ -23,14 +23,24 @@ Usage::
 
     python benchmarks/fit_loo.py                  # full run, writes benchmarks/results/fit_loo.json
     python benchmarks/fit_loo.py --smoke          # seconds: 12 points, capped iterations
+    python benchmarks/fit_loo.py --load 2         # under load: 2 busy processes (_load.py)
+
+``--load N`` runs every method while ``N`` other processes each keep a core busy
+(:mod:`_load`: Python processes spinning on an arithmetic loop, started before
+and ended after the timed runs), with the thread settings of the environment
+(torch's default unless ``OMP_NUM_THREADS`` is set): the situation of a fit
+next to Dask workers or other jobs. The JSON records the load and the load
+average.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -45,6 +55,9 @@ from gpytorch.mlls import ExactMarginalLogLikelihood
 import ax_ext
 from ax_ext.fit import fit_gpytorch_mll, get_fit_result
 from ax_ext.models import ScalarChoiceGP
+
+sys.path.insert(0, str(Path(__file__).parent))  # benchmarks/_load.py, also when imported
+from _load import busy_processes, describe_load  # noqa: E402
 
 N_SCALAR, N_CHOICE = 20, 4
 
@@ -181,6 +194,9 @@ def main(argv=None) -> dict:
         default=None,
         help="JSON of an earlier run on this machine: take its rows for methods not run now",
     )
+    parser.add_argument(
+        "--load", type=int, default=0, help="busy processes running meanwhile (default 0)"
+    )
     args = parser.parse_args(argv)
     if args.smoke:
         args.n, args.repeats, args.maxiter = 12, 1, 20
@@ -204,6 +220,7 @@ def main(argv=None) -> dict:
             "processor": platform.processor(),
             "cpu_threads": torch.get_num_threads(),
         },
+        "load": describe_load(args.load),
         "versions": {
             "torch": torch.__version__,
             "botorch": botorch.__version__,
@@ -220,6 +237,15 @@ def main(argv=None) -> dict:
             earlier[(row["model"], row["method"])] = row
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    with busy_processes(args.load):
+        _run_rows(args, X, Y, folds, options, earlier, results, out)
+    results["load"]["loadavg_end"] = list(os.getloadavg())
+    out.write_text(json.dumps(results, indent=1))
+    print(f"wrote {out}")
+    return results
+
+
+def _run_rows(args, X, Y, folds, options, earlier, results, out) -> None:
     for model_name in args.models:
         reference = None
         for method in METHODS:
@@ -261,8 +287,6 @@ def main(argv=None) -> dict:
                 flush=True,
             )
             out.write_text(json.dumps(results, indent=1))  # after every row
-    print(f"wrote {out}")
-    return results
 
 
 if __name__ == "__main__":
