@@ -60,6 +60,8 @@ sys.path.insert(0, str(Path(__file__).parent))  # benchmarks/_load.py, also when
 from _load import busy_processes, describe_load  # noqa: E402
 
 N_SCALAR, N_CHOICE = 20, 4
+#: ax_ext's fit keywords (``--fit-threads``)
+FIT_KWARGS: dict = {}
 
 
 def make_data(n: int, seed: int = 0):
@@ -151,17 +153,17 @@ def run_method(method: str, model_name: str, X, Y, folds, options):
         mlls = torch.cat(values)
     elif method == "ax_ext-cold":
         mll = build(model_name, folds.train_X, folds.train_Y)
-        fit_gpytorch_mll(mll, optimizer_kwargs=opt_kwargs)
+        fit_gpytorch_mll(mll, optimizer_kwargs=opt_kwargs, **FIT_KWARGS)
         evals = get_fit_result(mll).total_evaluations
         mlls = per_member_mll(mll)
     elif method in ("ax_ext-warm", "ax_ext-warm+cold"):
         full = build(model_name, X, Y)
-        fit_gpytorch_mll(full, optimizer_kwargs=opt_kwargs)
+        fit_gpytorch_mll(full, optimizer_kwargs=opt_kwargs, **FIT_KWARGS)
         evals = get_fit_result(full).total_evaluations
         mll = build(model_name, folds.train_X, folds.train_Y)
         # warm+cold: every fold also starts from the default initialization; best kept
         starts = full.model if method == "ax_ext-warm" else [full.model, None]
-        fit_gpytorch_mll(mll, optimizer_kwargs=opt_kwargs, warm_start=starts)
+        fit_gpytorch_mll(mll, optimizer_kwargs=opt_kwargs, warm_start=starts, **FIT_KWARGS)
         evals += get_fit_result(mll).total_evaluations
         mlls = per_member_mll(mll)
     else:
@@ -197,7 +199,16 @@ def main(argv=None) -> dict:
     parser.add_argument(
         "--load", type=int, default=0, help="busy processes running meanwhile (default 0)"
     )
+    parser.add_argument(
+        "--fit-threads",
+        default="auto",
+        help="ax_ext's threads option: auto (default), none (torch's setting) or a count",
+    )
     args = parser.parse_args(argv)
+    threads = args.fit_threads
+    FIT_KWARGS["threads"] = (
+        None if threads == "none" else threads if threads == "auto" else int(threads)
+    )
     if args.smoke:
         args.n, args.repeats, args.maxiter = 12, 1, 20
     device = torch.device(args.device)
@@ -221,6 +232,7 @@ def main(argv=None) -> dict:
             "cpu_threads": torch.get_num_threads(),
         },
         "load": describe_load(args.load),
+        "ax_ext_fit_threads": args.fit_threads,
         "versions": {
             "torch": torch.__version__,
             "botorch": botorch.__version__,

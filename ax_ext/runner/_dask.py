@@ -31,27 +31,6 @@ def worker_thread_budget(workers: int, worker_threads: int | None) -> int:
     return max(1, (os.cpu_count() or 1) // workers)
 
 
-class TorchThreads:
-    """A Dask worker plugin setting a worker's torch threads and thread variables.
-
-    For a cluster whose worker processes were started elsewhere (a scheduler
-    address): the variables in :data:`THREAD_ENV_VARS` are set for the
-    processes a trial starts, and ``torch.set_num_threads`` for the worker itself.
-    """
-
-    name = "ax-ext-torch-threads"
-
-    def __init__(self, threads: int) -> None:
-        self.threads = threads
-
-    def setup(self, worker: Any) -> None:
-        import torch
-
-        for var in THREAD_ENV_VARS:
-            os.environ[var] = str(self.threads)
-        torch.set_num_threads(self.threads)
-
-
 def connect(
     workers: int, scheduler_address: str | None, worker_threads: int | None = None
 ) -> tuple[Any, Any]:
@@ -61,8 +40,8 @@ def connect(
     :func:`worker_thread_budget`: :data:`THREAD_ENV_VARS` set to it in the
     worker's environment (torch, OpenMP and BLAS read them when they start).
     For a given scheduler the workers' settings are left as they are, unless
-    ``worker_threads`` is given: then the :class:`TorchThreads` plugin sets it on
-    each of them (those that join later too).
+    ``worker_threads`` is given: then a worker plugin sets it on
+    each of them (those that join later too): :class:`ax_ext.runner._thread_plugin.TorchThreads`.
 
     The local cluster has ``workers`` single-threaded worker processes that
     ignore Ctrl-C (:mod:`ax_ext.runner._worker_setup`), allow no retries (a task
@@ -83,6 +62,8 @@ def connect(
                 f"{scheduler_address!r}: {type(e).__name__}: {e}"
             ) from e
         if worker_threads is not None:
+            from ax_ext.runner._thread_plugin import TorchThreads
+
             client.register_plugin(TorchThreads(worker_threads))
         return client, None
     threads = str(worker_thread_budget(workers, worker_threads))
