@@ -16,8 +16,16 @@ import sys
 import time
 from collections.abc import Iterator
 
-#: what each busy process runs (``python -c``)
-BUSY_LOOP = "x = 0.0\nwhile True:\n    x = (x + 1.000001) * 0.999999\n"
+#: what each busy process runs (``python -c``): arithmetic, and every million steps a
+#: check that the benchmark (its parent) still runs, so a killed benchmark leaves none
+BUSY_LOOP = (
+    "import os\n"
+    "parent = os.getppid()\n"
+    "x = 0.0\n"
+    "while os.getppid() == parent:\n"
+    "    for _ in range(1_000_000):\n"
+    "        x = (x + 1.000001) * 0.999999\n"
+)
 
 
 @contextlib.contextmanager
