@@ -137,6 +137,7 @@ def _tune(args: argparse.Namespace) -> int:
             strategy=args.strategy,
             trial_timeout=args.trial_timeout,
             heartbeat_timeout=args.heartbeat_timeout,
+            worker_threads=args.worker_threads,
         )
 
     result, code = _run_quietly("tune", args.verbose, work)
@@ -308,6 +309,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--trials", type=int, default=30, help="finished trials at the end (default 30)"
     )
     tune.add_argument("--workers", type=int, default=1, help="trials at once (default 1)")
+    tune.add_argument(
+        "--worker-threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="torch/OpenMP/BLAS threads per worker process (default: the local cluster's "
+        "cores // --workers, at least 1; a --scheduler's workers keep theirs)",
+    )
     tune.add_argument(
         "--storage",
         default=None,

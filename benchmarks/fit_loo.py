@@ -23,14 +23,24 @@ Usage::
 
     python benchmarks/fit_loo.py                  # full run, writes benchmarks/out/fit_loo.json
     python benchmarks/fit_loo.py --smoke          # seconds: 12 points, capped iterations
+    python benchmarks/fit_loo.py --load 2         # under load: 2 busy processes (_load.py)
+
+``--load N`` runs every method while ``N`` other processes each keep a core busy
+(:mod:`_load`: Python processes spinning on an arithmetic loop, started before
+and ended after the timed runs), with the thread settings of the environment
+(torch's default unless ``OMP_NUM_THREADS`` is set): the situation of a fit
+next to Dask workers or other jobs. The JSON records the load and the load
+average.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -47,7 +57,12 @@ import ax_ext
 from ax_ext.fit import fit_gpytorch_mll, get_fit_result
 from ax_ext.models import ScalarChoiceGP
 
+sys.path.insert(0, str(Path(__file__).parent))  # benchmarks/_load.py, also when imported
+from _load import busy_processes, describe_load  # noqa: E402
+
 N_SCALAR, N_CHOICE = 20, 4
+#: ax_ext's fit keywords (``--fit-threads``)
+FIT_KWARGS: dict = {}
 
 
 def make_data(n: int, seed: int = 0):
@@ -139,17 +154,17 @@ def run_method(method: str, model_name: str, X, Y, folds, options):
         mlls = torch.cat(values)
     elif method == "ax_ext-cold":
         mll = build(model_name, folds.train_X, folds.train_Y)
-        fit_gpytorch_mll(mll, optimizer_kwargs=opt_kwargs)
+        fit_gpytorch_mll(mll, optimizer_kwargs=opt_kwargs, **FIT_KWARGS)
         evals = get_fit_result(mll).total_evaluations
         mlls = per_member_mll(mll)
     elif method in ("ax_ext-warm", "ax_ext-warm+cold"):
         full = build(model_name, X, Y)
-        fit_gpytorch_mll(full, optimizer_kwargs=opt_kwargs)
+        fit_gpytorch_mll(full, optimizer_kwargs=opt_kwargs, **FIT_KWARGS)
         evals = get_fit_result(full).total_evaluations
         mll = build(model_name, folds.train_X, folds.train_Y)
         # warm+cold: every fold also starts from the default initialization; best kept
         starts = full.model if method == "ax_ext-warm" else [full.model, None]
-        fit_gpytorch_mll(mll, optimizer_kwargs=opt_kwargs, warm_start=starts)
+        fit_gpytorch_mll(mll, optimizer_kwargs=opt_kwargs, warm_start=starts, **FIT_KWARGS)
         evals += get_fit_result(mll).total_evaluations
         mlls = per_member_mll(mll)
     else:
@@ -188,7 +203,19 @@ def main(argv=None) -> dict:
         default=None,
         help="JSON of an earlier run on this machine: take its rows for methods not run now",
     )
+    parser.add_argument(
+        "--load", type=int, default=0, help="busy processes running meanwhile (default 0)"
+    )
+    parser.add_argument(
+        "--fit-threads",
+        default="auto",
+        help="ax_ext's threads option: auto (default), none (torch's setting) or a count",
+    )
     args = parser.parse_args(argv)
+    threads = args.fit_threads
+    FIT_KWARGS["threads"] = (
+        None if threads == "none" else threads if threads == "auto" else int(threads)
+    )
     if args.smoke:
         args.n, args.repeats, args.maxiter = 12, 1, 20
     device = torch.device(args.device)
@@ -212,6 +239,8 @@ def main(argv=None) -> dict:
             "processor": platform.processor(),
             "cpu_threads": torch.get_num_threads(),
         },
+        "load": describe_load(args.load),
+        "ax_ext_fit_threads": args.fit_threads,
         "versions": {
             "torch": torch.__version__,
             "botorch": botorch.__version__,
@@ -228,6 +257,15 @@ def main(argv=None) -> dict:
             earlier[(row["model"], row["method"])] = row
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    with busy_processes(args.load):
+        _run_rows(args, X, Y, folds, options, earlier, results, out)
+    results["load"]["loadavg_end"] = list(os.getloadavg())
+    out.write_text(json.dumps(results, indent=1))
+    print(f"wrote {out}")
+    return results
+
+
+def _run_rows(args, X, Y, folds, options, earlier, results, out) -> None:
     for model_name in args.models:
         reference = None
         for method in METHODS:
@@ -272,8 +310,6 @@ def main(argv=None) -> dict:
                 flush=True,
             )
             out.write_text(json.dumps(results, indent=1))  # after every row
-    print(f"wrote {out}")
-    return results
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from ax_ext.fit._dispatch import FitPlan
 from ax_ext.fit._params import MemberLayout
 from ax_ext.fit._scipy_single import minimize_single
 from ax_ext.fit._starts import best_of_starts, is_unsettled, prior_restart_rows, start_rows
+from ax_ext.fit._threads import auto_threads, fit_threads
 from ax_ext.fit.options import FitOptions
 from ax_ext.fit.result import FitResult, MemberFitResult, record_fit_result
 
@@ -62,9 +63,21 @@ def run_fit(mll: MarginalLogLikelihood, plan: FitPlan, options: FitOptions) -> F
     r"""Optimize every member of ``plan`` from its starts, retry failed members from
     their priors, write the best values into the model and record the result.
 
+    The fit runs with the torch thread count ``options.threads`` asks for
+    (:mod:`ax_ext.fit._threads`), restored after.
+
     Raises ``ModelFittingError`` (leaving ``mll`` in train mode) if no member
     reaches a finite loss; warns with ``OptimizationWarning`` if some do not.
     """
+    threads = options.threads
+    if threads == "auto":
+        targets = mll.model.train_targets
+        threads = auto_threads(targets.shape[-1], plan.layout.num_members, targets.device)
+    with fit_threads(threads):
+        return _run_fit(mll, plan, options)
+
+
+def _run_fit(mll: MarginalLogLikelihood, plan: FitPlan, options: FitOptions) -> FitResult:
     start = time.monotonic()
     layout, model = plan.layout, mll.model
     lbfgs_options = options.lbfgs

@@ -84,7 +84,10 @@ def fit_gpytorch_mll(
             ``restarts`` (default 0, or the model's default): that many more starts
             per member, drawn from the parameters' priors (seeded by
             ``restart_seed``, default 0, without touching torch's global random
-            state); BoTorch's ``pick_best_of_all_attempts``, ``warning_handler``
+            state); ``threads`` (default ``"auto"``): torch's thread count during
+            the fit, one thread for small problems, restored after (``None``
+            leaves torch's setting alone; ``docs/fitting.md#threads``);
+            BoTorch's ``pick_best_of_all_attempts``, ``warning_handler``
             and ``caught_exception_types``. An unknown keyword is an error that
             lists the known ones.
 

@@ -5,7 +5,7 @@ arrive in two places, as BoTorch's do: *optimizer options* in
 ``optimizer_kwargs`` (SciPy's L-BFGS-B ``options``, ``timeout_sec``,
 ``bounds``, ``callback``, and ax_ext's ``engine`` and ``log_scale``) and *fit
 options* as keywords (``max_attempts``, ``warm_start``, ``restarts``,
-``restart_seed``). :func:`parse_fit_arguments` reads both into one
+``restart_seed``, ``threads``). :func:`parse_fit_arguments` reads both into one
 :class:`FitOptions`, checks every value, and says which arguments ask for
 BoTorch's own routine instead (another SciPy ``method``, a subset of
 ``parameters``, BoTorch's retry-policy hooks). An unknown name is an error that
@@ -47,7 +47,14 @@ _BATCHED_ALIASES = ("pgtol", "factr")
 #: ``optimizer_kwargs`` keys ax_ext's L-BFGS-B takes (besides ``method``/``parameters``)
 OPTIMIZER_KEYS = ("options", "timeout_sec", "bounds", "callback", "engine", "log_scale")
 #: keyword arguments ax_ext's fit takes
-FIT_KEYS = ("max_attempts", "warm_start", "restarts", "restart_seed", "pick_best_of_all_attempts")
+FIT_KEYS = (
+    "max_attempts",
+    "warm_start",
+    "restarts",
+    "restart_seed",
+    "pick_best_of_all_attempts",
+    "threads",
+)
 #: ``optimizer_kwargs`` keys that mean BoTorch's own routine should run (value: why)
 _BOTORCH_OPTIMIZER_KEYS = {"method", "parameters"}
 #: keywords that configure BoTorch's retry policy: BoTorch's routine runs
@@ -92,6 +99,10 @@ class FitOptions:
         restart_seed: Seed of those draws (torch's global random state is left alone).
         max_attempts: Attempts per member whose fit fails (non-finite loss or an
             abnormal line-search end), each from a new prior draw.
+        threads: torch's intra-op thread count during the fit, restored after:
+            ``"auto"`` (the default) one thread for problems too small to gain
+            from more (``docs/fitting.md#threads``), torch's setting otherwise; an
+            integer >= 1 that count; ``None`` leaves torch's setting alone.
 
     Example:
         >>> opts = FitOptions(maxiter=50, restarts=2)
@@ -118,6 +129,7 @@ class FitOptions:
     restarts: int = 0
     restart_seed: int = 0
     max_attempts: int = 5
+    threads: int | str | None = "auto"
 
     def __post_init__(self) -> None:
         for name, low in (("maxiter", 0), ("maxfun", 1), ("maxcor", 1), ("maxls", 1)):
@@ -144,6 +156,9 @@ class FitOptions:
                 "uses SciPy's L-BFGS-B for a single member on the CPU and ax_ext's vectorized "
                 "torch L-BFGS-B otherwise; 'torch' always uses the latter."
             )
+        if self.threads not in ("auto", None):
+            _check_int("threads", self.threads, 1, "'auto', None or a torch thread count")
+            object.__setattr__(self, "threads", int(self.threads))
         if self.log_scale is not None and not isinstance(self.log_scale, bool):
             raise UnsupportedError(
                 f"Expected log_scale to be None (automatic), True or False, got {self.log_scale!r}."

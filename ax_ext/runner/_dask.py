@@ -18,8 +18,30 @@ logger = logging.getLogger(__name__)
 _WORKER_SETUP = (Path(__file__).parent / "_worker_setup.py").read_text()
 
 
-def connect(workers: int, scheduler_address: str | None) -> tuple[Any, Any]:
+#: environment variables that cap the threads of torch, OpenMP and the BLAS libraries
+THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def worker_thread_budget(workers: int, worker_threads: int | None) -> int:
+    """Threads each worker process may use: ``worker_threads``, or the machine's
+    cores shared by the ``workers`` (at least 1), so that ``workers`` trials
+    running at once do not oversubscribe the cores."""
+    if worker_threads is not None:
+        return worker_threads
+    return max(1, (os.cpu_count() or 1) // workers)
+
+
+def connect(
+    workers: int, scheduler_address: str | None, worker_threads: int | None = None
+) -> tuple[Any, Any]:
     """A Dask client and the local cluster it owns (``None`` for a given scheduler).
+
+    Each local worker process gets a thread budget,
+    :func:`worker_thread_budget`: :data:`THREAD_ENV_VARS` set to it in the
+    worker's environment (torch, OpenMP and BLAS read them when they start).
+    For a given scheduler the workers' settings are left as they are, unless
+    ``worker_threads`` is given: then a worker plugin sets it on
+    each of them (those that join later too): :class:`ax_ext.runner._thread_plugin.TorchThreads`.
 
     The local cluster has ``workers`` single-threaded worker processes that
     ignore Ctrl-C (:mod:`ax_ext.runner._worker_setup`), allow no retries (a task
@@ -33,12 +55,18 @@ def connect(workers: int, scheduler_address: str | None) -> tuple[Any, Any]:
 
     if scheduler_address is not None:
         try:
-            return distributed.Client(scheduler_address, timeout="20s"), None
+            client = distributed.Client(scheduler_address, timeout="20s")
         except (OSError, TimeoutError, ValueError) as e:
             raise UserInputError(
                 f"Expected a reachable Dask scheduler address like tcp://host:8786, got "
                 f"{scheduler_address!r}: {type(e).__name__}: {e}"
             ) from e
+        if worker_threads is not None:
+            from ax_ext.runner._thread_plugin import TorchThreads
+
+            client.register_plugin(TorchThreads(worker_threads))
+        return client, None
+    threads = str(worker_thread_budget(workers, worker_threads))
     # workers started while SIGINT is ignored ignore it from their first instruction;
     # the preload keeps it so for workers the nanny restarts later
     previous = _ignore_sigint()
@@ -52,6 +80,7 @@ def connect(workers: int, scheduler_address: str | None) -> tuple[Any, Any]:
                 dashboard_address="127.0.0.1:0",
                 silence_logs=logging.ERROR,
                 preload=[_WORKER_SETUP],
+                env=dict.fromkeys(THREAD_ENV_VARS, threads),
             )
     finally:
         _restore_sigint(previous)

@@ -60,6 +60,7 @@ def run_trials(
     generation_seconds: list[float],
     trial_timeout: float | None,
     interrupt: Interrupt,
+    worker_threads: int | None = None,
 ) -> LoopResult:
     """Run the study until it has ``trials`` finished trials (see the module docstring)."""
     from tqdm.auto import tqdm
@@ -101,7 +102,7 @@ def run_trials(
         out.finished += 1
         now["running"] -= 1
 
-    dask_client, cluster = _dask.connect(workers, scheduler_address)
+    dask_client, cluster = _dask.connect(workers, scheduler_address, worker_threads)
     busy = abandoned = False
     try:
         last_gen = -math.inf

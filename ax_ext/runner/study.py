@@ -132,6 +132,7 @@ def run_study(
     strategy: str | None = None,
     trial_timeout: float | None = None,
     heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT,
+    worker_threads: int | None = None,
 ) -> StudyResult:
     """Create or resume a study and run it until ``trials`` trials have finished.
 
@@ -189,6 +190,13 @@ def run_study(
             restarted; ``None`` waits forever.
         heartbeat_timeout: Seconds without a heartbeat after which another
             process's running trials count as stopped.
+        worker_threads: Threads each worker process may use (torch's intra-op
+            threads, OpenMP, BLAS). ``None``: for the local cluster the
+            machine's cores divided by ``workers`` (at least 1), so the trials
+            running at once and this process's generation do not oversubscribe
+            the cores; for a given scheduler the workers' own setting. An integer
+            sets it on the local cluster's workers or on the scheduler's
+            (``docs/runner.md#threads``).
 
     Returns:
         A :class:`StudyResult`.
@@ -206,6 +214,10 @@ def run_study(
     _check_positive_int("trials", trials, "finished trials the study should have (--trials)")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise UserInputError(f"Expected seed to be an integer, got {seed!r}.")
+    if worker_threads is not None:
+        _check_positive_int(
+            "worker_threads", worker_threads, "threads per worker process (--worker-threads)"
+        )
     _check_seconds("trial_timeout", trial_timeout, "--trial-timeout", optional=True)
     _check_seconds("heartbeat_timeout", heartbeat_timeout, "--heartbeat-timeout")
     check_strategy(strategy or "ax_ext")
@@ -241,6 +253,7 @@ def run_study(
                     generation_seconds,
                     trial_timeout,
                     interrupt,
+                    worker_threads,
                 )
             new_trials = loop.finished
             if interrupt.requested:

@@ -10,7 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("script", ["fit_loo.py", "fit_single.py", "cv_ax.py"])
+@pytest.mark.parametrize("script", ["fit_loo.py", "fit_single.py", "cv_ax.py", "fit_threads.py"])
 def test_benchmark_script_smoke(script, tmp_path):
     out = tmp_path / "result.json"
     res = subprocess.run(
@@ -52,3 +52,26 @@ def test_no_benchmark_script_writes_the_committed_results_by_default():
         ["git", "check-ignore", "benchmarks/out/x.json"], cwd=ROOT, capture_output=True
     )
     assert ignored.returncode == 0  # git ignores the default folder
+
+
+def test_fit_loo_load_mode_records_and_ends_its_busy_processes(tmp_path):
+    out = tmp_path / "result.json"
+    args = ["--smoke", "--load", "2", "--methods", "ax_ext-cold", "--models", "SingleTaskGP"]
+    res = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "fit_loo.py"), *args, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    data = json.loads(out.read_text())
+    assert data["load"]["busy_processes"] == 2
+    assert [row["method"] for row in data["rows"]] == ["ax_ext-cold"]
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from _load import busy_processes
+
+    with busy_processes(2) as pids:
+        assert all(Path(f"/proc/{pid}").exists() for pid in pids)
+    # ended and reaped when the block ends
+    assert not any(Path(f"/proc/{pid}").exists() for pid in pids)

@@ -34,6 +34,7 @@ NEW_STUDY_REJECTED = [
     ["--sobol", "0"],
     ["--strategy", "sobol", "--sobol", "-1"],
     ["--workers", "0"],
+    ["--worker-threads", "0"],
     ["--trials", "0"],
     ["--trial-timeout", "0"],
     ["--heartbeat-timeout", "-3"],
