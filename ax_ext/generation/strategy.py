@@ -30,9 +30,14 @@ from ax_ext.generation.gate import LOOQualityGate
 from ax_ext.generation.transforms import UnorderedChoiceEncode
 from ax_ext.kernels.priors import LENGTHSCALE_PRIOR_STRENGTHS
 from ax_ext.models import ScalarChoiceGP
+from ax_ext.models.prior_selection import AUTO
+
+#: The lengthscale prior names the strategy takes (and Ax's stores keep).
+PRIOR_NAMES = (AUTO, *LENGTHSCALE_PRIOR_STRENGTHS)
 
 __all__ = [
     "BO_TRANSFORMS",
+    "PRIOR_NAMES",
     "SupportedSearchSpace",
     "default_num_sobol_trials",
     "scalar_choice_model_config",
@@ -67,8 +72,8 @@ def default_num_sobol_trials(num_tunable: int) -> int:
 
 
 def scalar_choice_model_config(
-    scalar_lengthscale_prior: str = "default",
-    choice_lengthscale_prior: str = "default",
+    scalar_lengthscale_prior: str = "auto",
+    choice_lengthscale_prior: str = "auto",
     name: str = "ScalarChoiceGP",
     choice_values: Mapping[str, Sequence[Any]] | None = None,
 ) -> ModelConfig:
@@ -79,7 +84,9 @@ def scalar_choice_model_config(
     one-hot encodes integer-coded choice columns.
 
     Args:
-        scalar_lengthscale_prior: A named strength (:mod:`ax_ext.kernels.priors`).
+        scalar_lengthscale_prior: A named strength (:mod:`ax_ext.kernels.priors`),
+            or ``"auto"``: chosen from the data at every fit
+            (:mod:`ax_ext.models.prior_selection`).
         choice_lengthscale_prior: The same for choice parameters.
         name: The config's name.
         choice_values: ``{parameter: values}`` of unordered choice parameters,
@@ -88,14 +95,14 @@ def scalar_choice_model_config(
             Ax's codes. :func:`sobol_then_bo` passes them from the search space.
 
     Example:
-        >>> scalar_choice_model_config("loose").model_options
+        >>> scalar_choice_model_config("loose", "default").model_options
         {'scalar_lengthscale_prior': 'loose', 'choice_lengthscale_prior': 'default'}
     """
     for arg, value in (("scalar", scalar_lengthscale_prior), ("choice", choice_lengthscale_prior)):
-        if value not in LENGTHSCALE_PRIOR_STRENGTHS:
+        if value not in PRIOR_NAMES:
             raise UserInputError(
                 f"Expected {arg}_lengthscale_prior to be one of "
-                f"{sorted(LENGTHSCALE_PRIOR_STRENGTHS)} (named strengths are stored with "
+                f"{list(PRIOR_NAMES)} (named strengths are stored with "
                 f"the experiment), got {value!r}. For a custom Prior build a ModelConfig "
                 "yourself; it then cannot be saved with Ax's stores."
             )
@@ -190,8 +197,8 @@ def sobol_then_bo(
     min_completed_trials: int | None = None,
     count_failed_trials: bool = False,
     use_existing_trials: bool = True,
-    scalar_lengthscale_prior: str = "default",
-    choice_lengthscale_prior: str = "default",
+    scalar_lengthscale_prior: str = "auto",
+    choice_lengthscale_prior: str = "auto",
     acquisition_function: type[AcquisitionFunction] | None = None,
     optimizer_kwargs: dict[str, Any] | None = None,
     seed: int | None = None,
@@ -243,6 +250,9 @@ def sobol_then_bo(
             hand, or from another strategy) towards ``num_sobol_trials``, as Ax's
             ``Client`` does; ``False`` runs ``num_sobol_trials`` new Sobol trials.
         scalar_lengthscale_prior: Strength of the scalar lengthscale prior:
+            ``"auto"`` (default: chosen from the data at every BO fit by
+            closed-form leave-one-out, :mod:`ax_ext.models.prior_selection`; the
+            choice is recorded in each BO trial's ``gen_metadata``), or fixed:
             ``"tight"``, ``"default"``, ``"loose"`` or ``"looser"``
             (:mod:`ax_ext.kernels.priors`).
         choice_lengthscale_prior: The same for choice parameters.

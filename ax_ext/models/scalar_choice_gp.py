@@ -30,6 +30,7 @@ from ax_ext.models._encoding import (
     encoded_columns,
     expand_names,
 )
+from ax_ext.models._auto_prior import check_auto_inputs, fit_with_prior_selection
 from ax_ext.models._fused_loss import ScalarChoiceFusedLoss
 from ax_ext.models._prediction import lazy_test_prior
 from ax_ext.models._validation import (
@@ -43,6 +44,7 @@ from ax_ext.models._validation import (
     is_binary_column,
     resolve_dims,
 )
+from ax_ext.models.prior_selection import AUTO, candidate_strengths
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +98,8 @@ class ScalarChoiceGP(SingleTaskGP):
         scalar_lengthscale_prior: Strength name ("tight", "default", "loose",
             "looser"), ``Prior`` or ``None``, for the scalar lengthscales. See
             :mod:`ax_ext.kernels.priors`. Ignored if ``covar_module`` is given.
+            ``"auto"``: chosen from the data at every fit
+            (:mod:`ax_ext.models.prior_selection`).
         choice_lengthscale_prior: The same for the choice lengthscales.
         feature_names: Optional names of the ``d`` columns, used by
             :func:`ax_ext.expressions.model_expression`.
@@ -139,6 +143,37 @@ class ScalarChoiceGP(SingleTaskGP):
         check_shapes(train_X, train_Y, train_Yvar)
         check_finite(train_X=train_X, train_Y=train_Y, train_Yvar=train_Yvar)
         check_outcome_scale(train_Y)
+        auto = AUTO in (scalar_lengthscale_prior, choice_lengthscale_prior)
+        if auto:
+            candidates = candidate_strengths(scalar_lengthscale_prior, choice_lengthscale_prior)
+            check_auto_inputs(
+                covar_module=covar_module,
+                likelihood=likelihood,
+                mean_module=mean_module,
+                outcome_transform=outcome_transform,
+                input_transform=input_transform,
+            )
+            self_inputs = {
+                "train_X": train_X,
+                "train_Y": train_Y,
+                "train_Yvar": train_Yvar,
+                "kwargs": {
+                    "scalar_dims": scalar_dims,
+                    "choice_dims": choice_dims,
+                    "feature_names": feature_names,
+                    "categorical_features": categorical_features,
+                    "bounds": bounds,
+                    "choice_value_names": choice_value_names,
+                    "outcome_transform": outcome_transform,
+                    "input_transform": input_transform,
+                },
+            }
+            # the model before its first fit: the candidates' middle, BoTorch's prior
+            scalar_lengthscale_prior, choice_lengthscale_prior = "default", "default"
+            if candidates[0][0] == candidates[-1][0]:
+                scalar_lengthscale_prior = candidates[0][0]
+            if candidates[0][1] == candidates[-1][1]:
+                choice_lengthscale_prior = candidates[0][1]
         d = train_X.shape[-1]
         if feature_names is not None:
             feature_names = [str(n) for n in feature_names]
@@ -231,6 +266,11 @@ class ScalarChoiceGP(SingleTaskGP):
         self.scalar_dims = scalar
         self.choice_dims = choice
         self.feature_names = feature_names
+        #: the ``(scalar, choice)`` strengths ``"auto"`` chooses among (else ``None``)
+        self.prior_candidates = candidates if auto else None
+        #: the latest :class:`~ax_ext.models.prior_selection.PriorSelection` (``"auto"``)
+        self.lengthscale_prior_selection = None
+        self._prior_selection_inputs = self_inputs if auto else None
 
     def custom_fit(
         self,
@@ -248,7 +288,28 @@ class ScalarChoiceGP(SingleTaskGP):
         arguments ask for it (an explicit ``optimizer``, another ``method``), once:
         :func:`ax_ext.fit.fit_gpytorch_mll_directly` never calls ``custom_fit``
         again. Arguments are those of ``fit_gpytorch_mll``.
+
+        With a lengthscale prior ``"auto"``, every candidate strength is fitted
+        (one batched run) and the best by closed-form leave-one-out is kept
+        (:mod:`ax_ext.models.prior_selection`); ``self.lengthscale_prior_selection``
+        records the choice.
         """
+        if self.prior_candidates is not None and closure is None:
+            if "optimizer" in kwargs:
+                raise UnsupportedError(
+                    "A lengthscale prior 'auto' is chosen by ax_ext's fitter; got an "
+                    f"explicit optimizer {kwargs['optimizer']!r}. Fix a prior strength to "
+                    "fit with another optimizer."
+                )
+            restarts = SINGLE_MODEL_RESTARTS if self.train_targets.dim() == 1 else 0
+            self.lengthscale_prior_selection = fit_with_prior_selection(
+                self,
+                mll,
+                self.prior_candidates,
+                restarts,
+                {"optimizer_kwargs": optimizer_kwargs, "closure_kwargs": closure_kwargs, **kwargs},
+            )
+            return mll
         return fit_gpytorch_mll_directly(
             mll,
             closure=closure,

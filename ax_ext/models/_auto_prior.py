@@ -1,0 +1,113 @@
+"""The fit behind ``lengthscale_prior="auto"``: every candidate strength at once, the best kept.
+
+See :mod:`ax_ext.models.prior_selection` for what is chosen and how it is scored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from gpytorch.mlls import ExactMarginalLogLikelihood, MarginalLogLikelihood
+
+from ax_ext.fit import fit_gpytorch_mll_directly, get_fit_result
+from ax_ext.kernels import ScalarChoiceKernel
+from ax_ext.models.prior_selection import (
+    PriorSelection,
+    loo_log_predictive_density,
+    strength_prior,
+)
+
+
+def fit_with_prior_selection(
+    model: Any,
+    mll: MarginalLogLikelihood,
+    candidates: list[tuple[str, str]],
+    restarts: int,
+    fit_kwargs: dict[str, Any],
+) -> PriorSelection:
+    """Fit one copy of ``model`` per candidate, as one batch, and keep the best.
+
+    The copies are ``len(candidates) x batch_shape`` members of one
+    ``ScalarChoiceGP`` on the same data, each with its candidate's priors. The best
+    member by closed-form leave-one-out density gives ``model`` (per member of a
+    batched ``model``) its hyperparameters and its prior, in place.
+    """
+    inputs = model._prior_selection_inputs
+    S = len(candidates)
+    X, Y, Yvar = inputs["train_X"], inputs["train_Y"], inputs["train_Yvar"]
+    batch_ndim = X.dim() - 2
+
+    def expand(t: torch.Tensor | None) -> torch.Tensor | None:
+        return None if t is None else t.unsqueeze(0).expand(S, *t.shape)
+
+    aug_ndim = batch_ndim + (1 if Y.shape[-1] > 1 else 0)
+    num_scalar, num_choice = len(model.scalar_dims), len(model.choice_dims)
+    batch = model.__class__(
+        expand(X),
+        expand(Y),
+        expand(Yvar),
+        **inputs["kwargs"],
+        scalar_lengthscale_prior=strength_prior(
+[s for s, _ in candidates], num_scalar, aug_ndim),
+        choice_lengthscale_prior=strength_prior(
+[c for _, c in candidates], num_choice, aug_ndim),
+    )
+    kwargs = dict(fit_kwargs)
+    kwargs.setdefault("restarts", restarts)
+    batch_mll = ExactMarginalLogLikelihood(batch.likelihood, batch)
+    fit_gpytorch_mll_directly(batch_mll, **kwargs)
+    scores = loo_log_predictive_density(batch)  # S x batch_shape
+    result = get_fit_result(batch)
+    losses = torch.full_like(scores, float("nan"))
+    if result is not None and result.members:
+        flat = torch.tensor([m.loss for m in result.members], dtype=scores.dtype)
+        if flat.numel() == scores.numel():
+            losses = flat.reshape(scores.shape)
+    finite = torch.where(scores.isfinite(), scores, torch.full_like(scores, -torch.inf))
+    chosen = finite.argmax(0)
+
+    # the chosen members' priors and hyperparameters, into the model itself
+    if batch_ndim == 0:
+        scalar_prior, choice_prior = candidates[int(chosen)]
+    else:
+        picked = [candidates[i] for i in chosen.flatten().tolist()]
+        extra, shape = aug_ndim - batch_ndim, tuple(chosen.shape)
+        scalar_prior = strength_prior([s for s, _ in picked], num_scalar, extra, shape)
+        choice_prior = strength_prior([c for _, c in picked], num_choice, extra, shape)
+    old = model.covar_module
+    model.covar_module = ScalarChoiceKernel(
+        scalar_dims=old.scalar_dims,
+        choice_dims=old.choice_dims,
+        batch_shape=old.batch_shape,
+        scalar_lengthscale_prior=scalar_prior,
+        choice_lengthscale_prior=choice_prior,
+    ).to(X)
+    source = dict(batch.named_parameters())
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            q = source[name]
+            rest = q.shape[1 + len(chosen.shape) :]
+            idx = chosen.reshape(1, *chosen.shape, *([1] * len(rest)))
+            p.copy_(torch.take_along_dim(q, idx.expand(1, *q.shape[1:]), dim=0)[0])
+    mll.eval()
+    return PriorSelection(candidates=list(candidates), scores=scores, losses=losses, chosen=chosen)
+
+
+
+def check_auto_inputs(**modules: Any) -> None:
+    """Raise for a module ``"auto"`` cannot copy into its candidates."""
+    from botorch.exceptions.errors import UnsupportedError
+    from botorch.utils.types import DEFAULT
+
+    given = [
+        name
+        for name, value in modules.items()
+        if value is not None and not (name.endswith("transform") and value is DEFAULT)
+    ]
+    if given:
+        raise UnsupportedError(
+            "A lengthscale prior 'auto' fits copies of the model with its default modules "
+            "(transforms: the default or None), "
+            f"but {given} were given. Leave them at their defaults, or fix a prior strength."
+        )
