@@ -48,10 +48,8 @@ def fit_with_prior_selection(
         expand(Y),
         expand(Yvar),
         **inputs["kwargs"],
-        scalar_lengthscale_prior=strength_prior(
-[s for s, _ in candidates], num_scalar, aug_ndim),
-        choice_lengthscale_prior=strength_prior(
-[c for _, c in candidates], num_choice, aug_ndim),
+        scalar_lengthscale_prior=strength_prior([s for s, _ in candidates], num_scalar, aug_ndim),
+        choice_lengthscale_prior=strength_prior([c for _, c in candidates], num_choice, aug_ndim),
     )
     kwargs = dict(fit_kwargs)
     kwargs.setdefault("restarts", restarts)
@@ -92,7 +90,6 @@ def fit_with_prior_selection(
             p.copy_(torch.take_along_dim(q, idx.expand(1, *q.shape[1:]), dim=0)[0])
     mll.eval()
     return PriorSelection(candidates=list(candidates), scores=scores, losses=losses, chosen=chosen)
-
 
 
 def check_auto_inputs(**modules: Any) -> None:

@@ -21,6 +21,7 @@ from torch import Tensor
 
 from ax_ext.fit import fit_gpytorch_mll_directly
 from ax_ext.kernels import LengthscalePriorSpec, ScalarChoiceKernel
+from ax_ext.models._auto_prior import check_auto_inputs, fit_with_prior_selection
 from ax_ext.models._encoding import (
     ChoiceOneHot,
     ChoiceSpec,
@@ -30,7 +31,6 @@ from ax_ext.models._encoding import (
     encoded_columns,
     expand_names,
 )
-from ax_ext.models._auto_prior import check_auto_inputs, fit_with_prior_selection
 from ax_ext.models._fused_loss import ScalarChoiceFusedLoss
 from ax_ext.models._prediction import lazy_test_prior
 from ax_ext.models._validation import (
