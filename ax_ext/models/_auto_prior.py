@@ -5,6 +5,7 @@ See :mod:`ax_ext.models.prior_selection` for what is chosen and how it is scored
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -25,13 +26,17 @@ def fit_with_prior_selection(
     candidates: list[tuple[str, str]],
     restarts: int,
     fit_kwargs: dict[str, Any],
+    folds: int | None = 5,
 ) -> PriorSelection:
     """Fit one copy of ``model`` per candidate, as one batch, and keep the best.
 
     The copies are ``len(candidates) x batch_shape`` members of one
-    ``ScalarChoiceGP`` on the same data, each with its candidate's priors. The best
-    member by closed-form leave-one-out density gives ``model`` (per member of a
-    batched ``model``) its hyperparameters and its prior, in place.
+    ``ScalarChoiceGP`` on the same data, each with its candidate's priors. Each is
+    scored by refit ``folds``-fold cross-validation (the folds of all candidates
+    one batched model, started from the candidate's full-data fit), or by
+    closed-form leave-one-out for ``folds=None`` (or too few points). The best
+    member gives ``model`` (per member of a batched ``model``) its
+    hyperparameters and its prior, in place.
     """
     inputs = model._prior_selection_inputs
     S = len(candidates)
@@ -55,8 +60,23 @@ def fit_with_prior_selection(
     kwargs.setdefault("restarts", restarts)
     batch_mll = ExactMarginalLogLikelihood(batch.likelihood, batch)
     fit_gpytorch_mll_directly(batch_mll, **kwargs)
-    scores = loo_log_predictive_density(batch)  # S x batch_shape
     result = get_fit_result(batch)
+    n = X.shape[-2]
+    if folds is None or n < 2 * folds or Y.shape[-1] > 1:
+        criterion = "closed_form_loo_mlpd"
+        scores = loo_log_predictive_density(batch)  # S x batch_shape
+    else:
+        criterion = f"refit_{folds}fold_mlpd"
+        priors = {
+            "scalar_lengthscale_prior": strength_prior(
+                [s for s, _ in candidates], num_scalar, aug_ndim + 1
+            ),
+            "choice_lengthscale_prior": strength_prior(
+                [c for _, c in candidates], num_choice, aug_ndim + 1
+            ),
+        }
+        kw = {k: v for k, v in fit_kwargs.items() if k not in ("restarts", "warm_start")}
+        scores = _fold_scores(batch, inputs, priors, folds, kw)
     losses = torch.full_like(scores, float("nan"))
     if result is not None and result.members:
         flat = torch.tensor([m.loss for m in result.members], dtype=scores.dtype)
@@ -89,7 +109,60 @@ def fit_with_prior_selection(
             idx = chosen.reshape(1, *chosen.shape, *([1] * len(rest)))
             p.copy_(torch.take_along_dim(q, idx.expand(1, *q.shape[1:]), dim=0)[0])
     mll.eval()
-    return PriorSelection(candidates=list(candidates), scores=scores, losses=losses, chosen=chosen)
+    return PriorSelection(
+        candidates=list(candidates),
+        scores=scores,
+        losses=losses,
+        chosen=chosen,
+        criterion=criterion,
+    )
+
+
+def _fold_scores(
+    batch: Any, inputs: dict, priors: dict, folds: int, fit_kwargs: dict
+) -> torch.Tensor:
+    """``S x batch_shape`` refit k-fold mean log predictive density of each candidate.
+
+    The folds of every candidate are the members of one ``S x folds x batch_shape``
+    model per training-set size, started from the candidate's fitted
+    hyperparameters; points are assigned to folds by a fixed seeded shuffle.
+    """
+    X, Y, Yvar = inputs["train_X"], inputs["train_Y"], inputs["train_Yvar"]
+    S, n = batch.train_targets.shape[0], X.shape[-2]
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(0))
+    assignment = torch.empty(n, dtype=torch.long)
+    assignment[perm] = torch.arange(n) % folds
+    sizes = torch.bincount(assignment, minlength=folds)
+    total = torch.zeros(S, *X.shape[:-2], dtype=Y.dtype)
+    fitted = dict(batch.named_parameters())
+    for size in sorted(set(sizes.tolist())):
+        group = (sizes == size).nonzero().flatten().tolist()
+        train = [(assignment != f).nonzero().flatten() for f in group]
+        test = [(assignment == f).nonzero().flatten() for f in group]
+        F = len(group)
+
+        def stack(t: torch.Tensor | None, idx: list) -> torch.Tensor | None:
+            if t is None:
+                return None
+            parts = torch.stack([t[..., i, :] for i in idx])  # F x batch x m x c
+            return parts.unsqueeze(0).expand(S, *parts.shape)
+
+        model = batch.__class__(
+            stack(X, train), stack(Y, train), stack(Yvar, train), **inputs["kwargs"], **priors
+        )
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                q = fitted[name]
+                p.copy_(q.unsqueeze(1).expand(q.shape[0], F, *q.shape[1:]))
+        fit_gpytorch_mll_directly(ExactMarginalLogLikelihood(model.likelihood, model), **fit_kwargs)
+        model.eval()
+        test_X, test_Y = stack(X, test), stack(Y, test)
+        with torch.no_grad():
+            post = model.posterior(test_X, observation_noise=True)
+            var = post.variance.clamp_min(1e-12)
+            log_density = -0.5 * ((2 * math.pi * var).log() + (test_Y - post.mean) ** 2 / var)
+        total = total + log_density.sum((1, -2, -1))  # over folds, points, output
+    return total / n
 
 
 def check_auto_inputs(**modules: Any) -> None:

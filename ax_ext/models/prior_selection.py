@@ -60,12 +60,15 @@ class PriorSelection:
         losses: The same shape: each candidate's fitted loss (negative MLL per
             point, priors included), for comparison.
         chosen: ``batch_shape`` index of the chosen candidate of each member.
+        criterion: What ``scores`` are: ``"refit_5fold_mlpd"`` (refit k-fold
+            cross-validation) or ``"closed_form_loo_mlpd"``.
     """
 
     candidates: list[tuple[str, str]]
     scores: Tensor
     losses: Tensor
     chosen: Tensor
+    criterion: str = "closed_form_loo_mlpd"
 
     @property
     def scalar(self) -> str | list[str]:
@@ -97,7 +100,7 @@ class PriorSelection:
         return {
             "scalar_lengthscale_prior": self.scalar,
             "choice_lengthscale_prior": self.choice,
-            "criterion": "closed_form_loo_mlpd",
+            "criterion": self.criterion,
             "scores": {n: round(float(v), 6) for n, v in zip(names, scores, strict=True)},
         }
 

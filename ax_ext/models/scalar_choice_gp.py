@@ -108,6 +108,9 @@ class ScalarChoiceGP(SingleTaskGP):
             ``categorical_features`` (e.g. the strings behind Ax's codes ``0 ..
             k-1``), used in ``self.feature_names`` (``"optimizer=adam"`` rather
             than ``"optimizer=0"``).
+        prior_selection_folds: With a prior ``"auto"``: score the candidate
+            strengths by refit cross-validation with this many folds (default 5),
+            or ``None`` for the cheaper closed-form leave-one-out.
 
     Example:
         >>> import torch
@@ -137,6 +140,7 @@ class ScalarChoiceGP(SingleTaskGP):
         categorical_features: ChoiceSpec | None = None,
         bounds: Tensor | None = None,
         choice_value_names: Mapping[int, Sequence[str]] | None = None,
+        prior_selection_folds: int | None = 5,
     ) -> None:
         check_dtypes(train_X=train_X, train_Y=train_Y, train_Yvar=train_Yvar)
         self._validate_tensor_args(X=train_X, Y=train_Y, Yvar=train_Yvar)
@@ -144,6 +148,15 @@ class ScalarChoiceGP(SingleTaskGP):
         check_finite(train_X=train_X, train_Y=train_Y, train_Yvar=train_Yvar)
         check_outcome_scale(train_Y)
         auto = AUTO in (scalar_lengthscale_prior, choice_lengthscale_prior)
+        if prior_selection_folds is not None and (
+            isinstance(prior_selection_folds, bool)
+            or not isinstance(prior_selection_folds, int)
+            or prior_selection_folds < 2
+        ):
+            raise UnsupportedError(
+                "Expected prior_selection_folds to be an integer >= 2 or None (closed-form "
+                f"leave-one-out), got {prior_selection_folds!r}."
+            )
         if auto:
             candidates = candidate_strengths(scalar_lengthscale_prior, choice_lengthscale_prior)
             check_auto_inputs(
@@ -268,6 +281,7 @@ class ScalarChoiceGP(SingleTaskGP):
         self.feature_names = feature_names
         #: the ``(scalar, choice)`` strengths ``"auto"`` chooses among (else ``None``)
         self.prior_candidates = candidates if auto else None
+        self.prior_selection_folds = prior_selection_folds
         #: the latest :class:`~ax_ext.models.prior_selection.PriorSelection` (``"auto"``)
         self.lengthscale_prior_selection = None
         self._prior_selection_inputs = self_inputs if auto else None
@@ -301,13 +315,14 @@ class ScalarChoiceGP(SingleTaskGP):
                     f"explicit optimizer {kwargs['optimizer']!r}. Fix a prior strength to "
                     "fit with another optimizer."
                 )
-            restarts = SINGLE_MODEL_RESTARTS if self.train_targets.dim() == 1 else 0
+            # the candidates are the starts: one each, unless restarts are asked for
             self.lengthscale_prior_selection = fit_with_prior_selection(
                 self,
                 mll,
                 self.prior_candidates,
-                restarts,
+                0,
                 {"optimizer_kwargs": optimizer_kwargs, "closure_kwargs": closure_kwargs, **kwargs},
+                folds=self.prior_selection_folds,
             )
             return mll
         return fit_gpytorch_mll_directly(
