@@ -67,14 +67,7 @@ def fit_with_prior_selection(
         scores = loo_log_predictive_density(batch)  # S x batch_shape
     else:
         criterion = f"refit_{folds}fold_mlpd"
-        priors = {
-            "scalar_lengthscale_prior": strength_prior(
-                [s for s, _ in candidates], num_scalar, aug_ndim + 1
-            ),
-            "choice_lengthscale_prior": strength_prior(
-                [c for _, c in candidates], num_choice, aug_ndim + 1
-            ),
-        }
+        priors = (candidates, num_scalar, num_choice, aug_ndim)
         kw = {k: v for k, v in fit_kwargs.items() if k not in ("restarts", "warm_start")}
         scores = _fold_scores(batch, inputs, priors, folds, kw)
     losses = torch.full_like(scores, float("nan"))
@@ -119,14 +112,17 @@ def fit_with_prior_selection(
 
 
 def _fold_scores(
-    batch: Any, inputs: dict, priors: dict, folds: int, fit_kwargs: dict
+    batch: Any, inputs: dict, priors: tuple, folds: int, fit_kwargs: dict
 ) -> torch.Tensor:
     """``S x batch_shape`` refit k-fold mean log predictive density of each candidate.
 
     The folds of every candidate are the members of one ``S x folds x batch_shape``
-    model per training-set size, started from the candidate's fitted
+    model per training-set size (candidates and folds flattened into one batch
+    dimension: GPyTorch's prediction fails on a batch dimension of size 1, which a
+    lone fold of a size would be), started from the candidate's fitted
     hyperparameters; points are assigned to folds by a fixed seeded shuffle.
     """
+    candidates, num_scalar, num_choice, aug_ndim = priors
     X, Y, Yvar = inputs["train_X"], inputs["train_Y"], inputs["train_Yvar"]
     S, n = batch.train_targets.shape[0], X.shape[-2]
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(0))
@@ -141,19 +137,26 @@ def _fold_scores(
         test = [(assignment == f).nonzero().flatten() for f in group]
         F = len(group)
 
-        def stack(t: torch.Tensor | None, idx: list) -> torch.Tensor | None:
+        def stack(t: torch.Tensor | None, idx: list, F: int = F) -> torch.Tensor | None:
             if t is None:
                 return None
             parts = torch.stack([t[..., i, :] for i in idx])  # F x batch x m x c
-            return parts.unsqueeze(0).expand(S, *parts.shape)
+            return parts.unsqueeze(0).expand(S, *parts.shape).reshape(S * F, *parts.shape[1:])
 
+        repeated = [c for c in candidates for _ in range(F)]
         model = batch.__class__(
-            stack(X, train), stack(Y, train), stack(Yvar, train), **inputs["kwargs"], **priors
+            stack(X, train),
+            stack(Y, train),
+            stack(Yvar, train),
+            **inputs["kwargs"],
+            scalar_lengthscale_prior=strength_prior([s for s, _ in repeated], num_scalar, aug_ndim),
+            choice_lengthscale_prior=strength_prior([c for _, c in repeated], num_choice, aug_ndim),
         )
         with torch.no_grad():
             for name, p in model.named_parameters():
                 q = fitted[name]
-                p.copy_(q.unsqueeze(1).expand(q.shape[0], F, *q.shape[1:]))
+                q = q.unsqueeze(1).expand(q.shape[0], F, *q.shape[1:])
+                p.copy_(q.reshape(p.shape))
         fit_gpytorch_mll_directly(ExactMarginalLogLikelihood(model.likelihood, model), **fit_kwargs)
         model.eval()
         test_X, test_Y = stack(X, test), stack(Y, test)
@@ -161,6 +164,7 @@ def _fold_scores(
             post = model.posterior(test_X, observation_noise=True)
             var = post.variance.clamp_min(1e-12)
             log_density = -0.5 * ((2 * math.pi * var).log() + (test_Y - post.mean) ** 2 / var)
+        log_density = log_density.reshape(S, F, *log_density.shape[1:])
         total = total + log_density.sum((1, -2, -1))  # over folds, points, output
     return total / n
 
