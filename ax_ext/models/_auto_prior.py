@@ -34,7 +34,8 @@ def fit_with_prior_selection(
     ``ScalarChoiceGP`` on the same data, each with its candidate's priors. Each is
     scored by refit ``folds``-fold cross-validation (the folds of all candidates
     one batched model, started from the candidate's full-data fit), or by
-    closed-form leave-one-out for ``folds=None`` (or too few points). The best
+    closed-form leave-one-out for ``folds=None`` (or fewer than 3 points, or
+    several outputs); with ``folds`` or fewer points, refit leave-one-out. The best
     member gives ``model`` (per member of a batched ``model``) its
     hyperparameters and its prior, in place.
     """
@@ -62,7 +63,9 @@ def fit_with_prior_selection(
     fit_gpytorch_mll_directly(batch_mll, **kwargs)
     result = get_fit_result(batch)
     n = X.shape[-2]
-    if folds is None or n < 2 * folds or Y.shape[-1] > 1:
+    if folds is not None:
+        folds = min(folds, n)  # fewer points: refit leave-one-out
+    if folds is None or n < 3 or Y.shape[-1] > 1:
         criterion = "closed_form_loo_mlpd"
         scores = loo_log_predictive_density(batch)  # S x batch_shape
     else:
