@@ -339,13 +339,18 @@ def sobol_then_bo(
         if max_sobol_trials is None:
             max_sobol_trials = 3 * num_sobol_trials
         _check_int("max_sobol_trials", max_sobol_trials, num_sobol_trials)
+        # the priors; value names are for the BO node's model only
+        gate_kwargs = {k: v for k, v in config.model_options.items() if k != "choice_values"}
+        if AUTO in gate_kwargs.values():
+            # each leave-one-out fold chooses its prior too, by the closed form
+            # (refit 5-fold inside every fold would cost 5x more)
+            gate_kwargs["prior_selection_folds"] = None
         gate = LOOQualityGate(
             transition_to=BO_GATE_PASSED,
             threshold=quality_gate,
             min_trials=max(3, min_completed_trials),
             criterion=quality_criterion,
-            # the priors; value names are for the BO node's model only
-            model_kwargs={k: v for k, v in config.model_options.items() if k != "choice_values"},
+            model_kwargs=gate_kwargs,
         )
         budget = [
             MinTrials(
