@@ -21,7 +21,11 @@ from torch import Tensor
 
 from ax_ext.fit import fit_gpytorch_mll_directly
 from ax_ext.kernels import LengthscalePriorSpec, ScalarChoiceKernel
-from ax_ext.models._auto_prior import check_auto_inputs, fit_with_prior_selection
+from ax_ext.models._auto_prior import (
+    auto_prior_inputs,
+    fit_with_prior_selection,
+    initial_strengths,
+)
 from ax_ext.models._encoding import (
     ChoiceOneHot,
     ChoiceSpec,
@@ -44,7 +48,7 @@ from ax_ext.models._validation import (
     is_binary_column,
     resolve_dims,
 )
-from ax_ext.models.prior_selection import AUTO, candidate_strengths
+from ax_ext.models.prior_selection import AUTO
 
 logger = logging.getLogger(__name__)
 
@@ -148,29 +152,21 @@ class ScalarChoiceGP(SingleTaskGP):
         check_finite(train_X=train_X, train_Y=train_Y, train_Yvar=train_Yvar)
         check_outcome_scale(train_Y)
         auto = AUTO in (scalar_lengthscale_prior, choice_lengthscale_prior)
-        if prior_selection_folds is not None and (
-            isinstance(prior_selection_folds, bool)
-            or not isinstance(prior_selection_folds, int)
-            or prior_selection_folds < 2
-        ):
-            raise UnsupportedError(
-                "Expected prior_selection_folds to be an integer >= 2 or None (closed-form "
-                f"leave-one-out), got {prior_selection_folds!r}."
-            )
+        candidates = self_inputs = None
         if auto:
-            candidates = candidate_strengths(scalar_lengthscale_prior, choice_lengthscale_prior)
-            check_auto_inputs(
-                covar_module=covar_module,
-                likelihood=likelihood,
-                mean_module=mean_module,
-                outcome_transform=outcome_transform,
-                input_transform=input_transform,
-            )
-            self_inputs = {
-                "train_X": train_X,
-                "train_Y": train_Y,
-                "train_Yvar": train_Yvar,
-                "kwargs": {
+            candidates, self_inputs = auto_prior_inputs(
+                scalar_lengthscale_prior,
+                choice_lengthscale_prior,
+                prior_selection_folds,
+                train_X=train_X,
+                train_Y=train_Y,
+                train_Yvar=train_Yvar,
+                modules={
+                    "covar_module": covar_module,
+                    "likelihood": likelihood,
+                    "mean_module": mean_module,
+                },
+                kwargs={
                     "scalar_dims": scalar_dims,
                     "choice_dims": choice_dims,
                     "feature_names": feature_names,
@@ -180,13 +176,9 @@ class ScalarChoiceGP(SingleTaskGP):
                     "outcome_transform": outcome_transform,
                     "input_transform": input_transform,
                 },
-            }
-            # the model before its first fit: the candidates' middle, BoTorch's prior
-            scalar_lengthscale_prior, choice_lengthscale_prior = "default", "default"
-            if candidates[0][0] == candidates[-1][0]:
-                scalar_lengthscale_prior = candidates[0][0]
-            if candidates[0][1] == candidates[-1][1]:
-                choice_lengthscale_prior = candidates[0][1]
+            )
+            # before the first fit: the fixed part's strength, else BoTorch's prior
+            scalar_lengthscale_prior, choice_lengthscale_prior = initial_strengths(candidates)
         d = train_X.shape[-1]
         if feature_names is not None:
             feature_names = [str(n) for n in feature_names]
@@ -280,11 +272,11 @@ class ScalarChoiceGP(SingleTaskGP):
         self.choice_dims = choice
         self.feature_names = feature_names
         #: the ``(scalar, choice)`` strengths ``"auto"`` chooses among (else ``None``)
-        self.prior_candidates = candidates if auto else None
+        self.prior_candidates = candidates
         self.prior_selection_folds = prior_selection_folds
         #: the latest :class:`~ax_ext.models.prior_selection.PriorSelection` (``"auto"``)
         self.lengthscale_prior_selection = None
-        self._prior_selection_inputs = self_inputs if auto else None
+        self._prior_selection_inputs = self_inputs
 
     def custom_fit(
         self,

@@ -42,6 +42,20 @@ def fit(model, **kwargs):
     return model
 
 
+def mode_gp(n: int, seed: int):
+    """A noisy GP draw with every lengthscale at the priors' common mode: the tight
+    prior's pull towards that mode is right (refit leave-one-out agrees,
+    ``benchmarks/prior_selection.py``)."""
+    from ax_ext.kernels.priors import default_lengthscale_mode
+
+    g = torch.Generator().manual_seed(seed)
+    X = torch.rand(n, 6, generator=g, dtype=torch.double)
+    d2 = ((X.unsqueeze(-2) - X.unsqueeze(-3)) / default_lengthscale_mode(6)).square().sum(-1)
+    K = torch.exp(-0.5 * d2) + 1e-8 * torch.eye(n, dtype=torch.double)
+    f = torch.linalg.cholesky(K) @ torch.randn(n, generator=g, dtype=torch.double)
+    return X, (f + 0.3 * torch.randn(n, generator=g, dtype=torch.double)).unsqueeze(-1)
+
+
 class TestClosedFormLOO(BotorchTestCase):
     def test_matches_conditioning_on_the_other_points(self):
         g = torch.Generator().manual_seed(0)
@@ -98,6 +112,19 @@ class TestAutoPrior(BotorchTestCase):
         self.assertIn(sel.scalar, ("loose", "looser"))
         scores = dict(zip(AUTO_CANDIDATES, sel.scores.tolist(), strict=True))
         self.assertGreater(scores[sel.scalar], scores["tight"] + 0.5)
+
+    def test_noisy_draw_at_the_mode_gets_the_tight_prior(self):
+        X, Y = mode_gp(30, 0)
+        model = fit(ScalarChoiceGP(X, Y, scalar_lengthscale_prior="auto"))
+        sel = model.lengthscale_prior_selection
+        self.assertEqual(sel.scalar, "tight")
+        scores = dict(zip(AUTO_CANDIDATES, sel.scores.tolist(), strict=True))
+        self.assertGreater(scores["tight"], scores["looser"] + 0.2)
+        # the closed form, which does not refit, picks a weak prior here
+        closed = fit(
+            ScalarChoiceGP(X, Y, scalar_lengthscale_prior="auto", prior_selection_folds=None)
+        )
+        self.assertNotEqual(closed.lengthscale_prior_selection.scalar, "tight")
 
     def test_the_chosen_fit_is_kept(self):
         X, Y = mixed(20, 1)
@@ -159,6 +186,8 @@ class TestAutoPrior(BotorchTestCase):
         X, Y = mixed(8, 3)
         with self.assertRaisesRegex(UnsupportedError, "covar_module"):
             ScalarChoiceGP(X, Y, scalar_lengthscale_prior="auto", covar_module=RBFKernel())
+        with self.assertRaisesRegex(UnsupportedError, "prior_selection_folds"):
+            ScalarChoiceGP(X, Y, scalar_lengthscale_prior="auto", prior_selection_folds=1)
         with self.assertRaisesRegex(UnsupportedError, "named strength"):
             ScalarChoiceGP(
                 X,
