@@ -20,7 +20,6 @@ from ax_ext.models.prior_selection import (
     strength_prior,
 )
 
-
 #: L-BFGS-B iterations of each fold's refit (warm-started), unless options are given
 FOLD_MAXITER = 20
 
