@@ -6,12 +6,14 @@ See :mod:`ax_ext.models.prior_selection` for what is chosen and how it is scored
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import torch
 from gpytorch.mlls import ExactMarginalLogLikelihood, MarginalLogLikelihood
 
 from ax_ext.fit import fit_gpytorch_mll_directly, get_fit_result
+from ax_ext.fit.result import record_fit_result
 from ax_ext.kernels import ScalarChoiceKernel
 from ax_ext.models.prior_selection import (
     PriorSelection,
@@ -116,6 +118,7 @@ def fit_with_prior_selection(
             idx = chosen.reshape(1, *chosen.shape, *([1] * len(rest)))
             p.copy_(torch.take_along_dim(q, idx.expand(1, *q.shape[1:]), dim=0)[0])
     mll.eval()
+    _record_chosen_fit(mll, result, chosen, criterion)
     return PriorSelection(
         candidates=list(candidates),
         scores=scores,
@@ -235,4 +238,29 @@ def initial_strengths(candidates: list[tuple[str, str]]) -> tuple[str, str]:
     return (
         scalar.pop() if len(scalar) == 1 else "default",
         choice.pop() if len(choice) == 1 else "default",
+    )
+
+
+def _record_chosen_fit(mll: Any, result: Any, chosen: torch.Tensor, criterion: str) -> None:
+    """Record, for ``mll`` and its model, the fit of each member's chosen candidate
+    (what :func:`ax_ext.fit.get_fit_result` then returns)."""
+    if result is None or not result.members:
+        return
+    per = max(chosen.numel(), 1)
+    if len(result.members) != per * (len(result.members) // per):
+        return
+    members = []
+    for b, c in enumerate(chosen.flatten().tolist()):
+        index = tuple(torch.unravel_index(torch.tensor(b), chosen.shape)) if chosen.dim() else ()
+        member = result.members[c * per + b]
+        members.append(replace(member, index=tuple(int(i) for i in index)))
+    record_fit_result(
+        mll,
+        replace(
+            result,
+            members=members,
+            member_shape=chosen.shape,
+            reason=f"lengthscale prior 'auto' ({criterion}): the chosen candidate's fit; "
+            + result.reason,
+        ),
     )

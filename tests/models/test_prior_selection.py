@@ -7,7 +7,7 @@ from botorch.utils.testing import BotorchTestCase
 from gpytorch.kernels import RBFKernel
 from gpytorch.mlls import ExactMarginalLogLikelihood
 
-from ax_ext.fit import fit_gpytorch_mll
+from ax_ext.fit import fit_gpytorch_mll, get_fit_result
 from ax_ext.kernels.priors import LENGTHSCALE_PRIOR_STRENGTHS, lengthscale_prior
 from ax_ext.models import ScalarChoiceGP
 from ax_ext.models.prior_selection import (
@@ -148,6 +148,9 @@ class TestAutoPrior(BotorchTestCase):
             loss = -mll(model(*model.train_inputs), model.train_targets)
         self.assertAlmostEqual(float(loss), float(sel.losses[sel.chosen]), places=6)
         self.assertEqual(sel.criterion, "refit_5fold_mlpd")
+        result = get_fit_result(model)
+        self.assertEqual(len(result.members), 1)
+        self.assertAlmostEqual(result.members[0].loss, float(sel.losses[sel.chosen]))
         model.eval()
         self.assertFalse(model.posterior(X[:3]).mean.isnan().any())
         self.assertEqual(sel.to_dict()["scalar_lengthscale_prior"], sel.scalar)
