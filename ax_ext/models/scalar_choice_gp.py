@@ -300,7 +300,17 @@ class ScalarChoiceGP(SingleTaskGP):
         (:mod:`ax_ext.models.prior_selection`); ``self.lengthscale_prior_selection``
         records the choice.
         """
-        if self.prior_candidates is not None and closure is None:
+        multi_output = self.prior_candidates is not None and self.num_outputs > 1
+        if multi_output:
+            # batched copies of a multi-output model do not broadcast with its
+            # input transform's batch shape: keep the fixed strengths
+            logger.info(
+                "ScalarChoiceGP with %d outputs: lengthscale prior 'auto' is not chosen for "
+                "multi-output models; fitting with %s.",
+                self.num_outputs,
+                initial_strengths(self.prior_candidates),
+            )
+        if self.prior_candidates is not None and closure is None and not multi_output:
             if "optimizer" in kwargs:
                 raise UnsupportedError(
                     "A lengthscale prior 'auto' is chosen by ax_ext's fitter; got an "

@@ -185,6 +185,14 @@ class TestAutoPrior(BotorchTestCase):
         self.assertIsNone(model.lengthscale_prior_selection)
         self.assertIsNone(model.prior_candidates)
 
+    def test_multi_output_keeps_the_fixed_strengths(self):
+        X, Y = mixed(12, 4)
+        model = fit(ScalarChoiceGP(X, torch.cat([Y, -Y], -1), scalar_lengthscale_prior="auto"))
+        self.assertIsNone(model.lengthscale_prior_selection)
+        want = lengthscale_prior("default", len(model.scalar_dims))
+        got = model.covar_module.factorized_scalar_lengthscale_prior
+        self.assertAlmostEqual(float(got.loc), float(want.loc), places=5)
+
     def test_bad_combinations(self):
         X, Y = mixed(8, 3)
         with self.assertRaisesRegex(UnsupportedError, "covar_module"):
