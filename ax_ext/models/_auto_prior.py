@@ -5,6 +5,7 @@ See :mod:`ax_ext.models.prior_selection` for what is chosen and how it is scored
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import replace
 from typing import Any
@@ -21,6 +22,36 @@ from ax_ext.models.prior_selection import (
     loo_log_predictive_density,
     strength_prior,
 )
+
+
+def fit_auto(model: Any, mll: MarginalLogLikelihood, fit_kwargs: dict[str, Any]) -> Any:
+    """``ScalarChoiceGP.custom_fit`` for ``"auto"``: the :class:`PriorSelection`, or
+    ``None`` for a multi-output model (then fitted with the fixed strengths)."""
+    if model.num_outputs > 1:
+        # batched copies of a multi-output model do not broadcast with its input
+        # transform's batch shape: keep the fixed strengths
+        logger.info(
+            "ScalarChoiceGP with %d outputs: lengthscale prior 'auto' is not chosen for "
+            "multi-output models; fitting with %s.",
+            model.num_outputs,
+            initial_strengths(model.prior_candidates),
+        )
+        return None
+    if "optimizer" in fit_kwargs:
+        from botorch.exceptions.errors import UnsupportedError
+
+        raise UnsupportedError(
+            "A lengthscale prior 'auto' is chosen by ax_ext's fitter; got an explicit "
+            f"optimizer {fit_kwargs['optimizer']!r}. Fix a prior strength to fit with "
+            "another optimizer."
+        )
+    # the candidates are the starts: one each, unless restarts are asked for
+    return fit_with_prior_selection(
+        model, mll, model.prior_candidates, 0, fit_kwargs, folds=model.prior_selection_folds
+    )
+
+
+logger = logging.getLogger("ax_ext.models.scalar_choice_gp")
 
 #: L-BFGS-B iterations of each fold's refit (warm-started), unless options are given
 FOLD_MAXITER = 20

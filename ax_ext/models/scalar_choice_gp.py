@@ -21,11 +21,7 @@ from torch import Tensor
 
 from ax_ext.fit import fit_gpytorch_mll_directly
 from ax_ext.kernels import LengthscalePriorSpec, ScalarChoiceKernel
-from ax_ext.models._auto_prior import (
-    auto_prior_inputs,
-    fit_with_prior_selection,
-    initial_strengths,
-)
+from ax_ext.models._auto_prior import auto_prior_inputs, fit_auto, initial_strengths
 from ax_ext.models._encoding import (
     ChoiceOneHot,
     ChoiceSpec,
@@ -300,33 +296,12 @@ class ScalarChoiceGP(SingleTaskGP):
         (:mod:`ax_ext.models.prior_selection`); ``self.lengthscale_prior_selection``
         records the choice.
         """
-        multi_output = self.prior_candidates is not None and self.num_outputs > 1
-        if multi_output:
-            # batched copies of a multi-output model do not broadcast with its
-            # input transform's batch shape: keep the fixed strengths
-            logger.info(
-                "ScalarChoiceGP with %d outputs: lengthscale prior 'auto' is not chosen for "
-                "multi-output models; fitting with %s.",
-                self.num_outputs,
-                initial_strengths(self.prior_candidates),
-            )
-        if self.prior_candidates is not None and closure is None and not multi_output:
-            if "optimizer" in kwargs:
-                raise UnsupportedError(
-                    "A lengthscale prior 'auto' is chosen by ax_ext's fitter; got an "
-                    f"explicit optimizer {kwargs['optimizer']!r}. Fix a prior strength to "
-                    "fit with another optimizer."
-                )
-            # the candidates are the starts: one each, unless restarts are asked for
-            self.lengthscale_prior_selection = fit_with_prior_selection(
-                self,
-                mll,
-                self.prior_candidates,
-                0,
-                {"optimizer_kwargs": optimizer_kwargs, "closure_kwargs": closure_kwargs, **kwargs},
-                folds=self.prior_selection_folds,
-            )
-            return mll
+        if self.prior_candidates is not None and closure is None:
+            fit_kwargs = {"optimizer_kwargs": optimizer_kwargs, "closure_kwargs": closure_kwargs}
+            selection = fit_auto(self, mll, {**fit_kwargs, **kwargs})
+            if selection is not None:
+                self.lengthscale_prior_selection = selection
+                return mll
         return fit_gpytorch_mll_directly(
             mll,
             closure=closure,
