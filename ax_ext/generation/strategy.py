@@ -72,8 +72,8 @@ def default_num_sobol_trials(num_tunable: int) -> int:
 
 
 def scalar_choice_model_config(
-    scalar_lengthscale_prior: str = "auto",
-    choice_lengthscale_prior: str = "auto",
+    scalar_lengthscale_prior: str = "default",
+    choice_lengthscale_prior: str = "default",
     name: str = "ScalarChoiceGP",
     choice_values: Mapping[str, Sequence[Any]] | None = None,
 ) -> ModelConfig:
@@ -197,8 +197,8 @@ def sobol_then_bo(
     min_completed_trials: int | None = None,
     count_failed_trials: bool = False,
     use_existing_trials: bool = True,
-    scalar_lengthscale_prior: str = "auto",
-    choice_lengthscale_prior: str = "auto",
+    scalar_lengthscale_prior: str = "default",
+    choice_lengthscale_prior: str = "default",
     acquisition_function: type[AcquisitionFunction] | None = None,
     optimizer_kwargs: dict[str, Any] | None = None,
     seed: int | None = None,
@@ -250,11 +250,12 @@ def sobol_then_bo(
             hand, or from another strategy) towards ``num_sobol_trials``, as Ax's
             ``Client`` does; ``False`` runs ``num_sobol_trials`` new Sobol trials.
         scalar_lengthscale_prior: Strength of the scalar lengthscale prior:
-            ``"auto"`` (default: chosen from the data at every BO fit by
-            closed-form leave-one-out, :mod:`ax_ext.models.prior_selection`; the
-            choice is recorded in each BO trial's ``gen_metadata``), or fixed:
-            ``"tight"``, ``"default"``, ``"loose"`` or ``"looser"``
-            (:mod:`ax_ext.kernels.priors`).
+            fixed, ``"tight"``, ``"default"`` (default), ``"loose"`` or
+            ``"looser"`` (:mod:`ax_ext.kernels.priors`), or ``"auto"``: chosen
+            from the data at every BO fit by refit 5-fold cross-validation
+            (:mod:`ax_ext.models.prior_selection`; the choice is recorded in each
+            BO trial's ``gen_metadata``). ``"auto"`` is not yet the default: one
+            BO trial costs about 1.3x Ax default's.
         choice_lengthscale_prior: The same for choice parameters.
         acquisition_function: A BoTorch acquisition function class; default Ax's
             choice (``qLogNoisyExpectedImprovement`` for one objective).

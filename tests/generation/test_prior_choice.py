@@ -35,20 +35,27 @@ def bo_options(strategy) -> dict:
 
 
 class TestPriorChoice(BotorchTestCase):
-    def test_default_is_auto_and_fixed_strengths_stay(self):
+    def test_auto_is_opt_in_and_fixed_strengths_stay(self):
         self.assertEqual(
-            bo_options(sobol_then_bo(num_sobol_trials=4))["scalar_lengthscale_prior"], "auto"
+            bo_options(sobol_then_bo(num_sobol_trials=4))["scalar_lengthscale_prior"], "default"
         )
-        options = bo_options(sobol_then_bo(num_sobol_trials=4, scalar_lengthscale_prior="loose"))
-        self.assertEqual(options["scalar_lengthscale_prior"], "loose")
-        self.assertEqual(options["choice_lengthscale_prior"], "auto")
+        options = bo_options(sobol_then_bo(num_sobol_trials=4, scalar_lengthscale_prior="auto"))
+        self.assertEqual(options["scalar_lengthscale_prior"], "auto")
+        self.assertEqual(options["choice_lengthscale_prior"], "default")
         with self.assertRaisesRegex(UserInputError, "'auto'"):
             scalar_choice_model_config("medium")
 
     def test_choice_is_recorded_and_survives_storage(self):
         client = make_client()
         client.set_generation_strategy(
-            sobol_then_bo(client, num_sobol_trials=5, seed=0, optimizer_kwargs=FAST_ACQF)
+            sobol_then_bo(
+                client,
+                num_sobol_trials=5,
+                seed=0,
+                optimizer_kwargs=FAST_ACQF,
+                scalar_lengthscale_prior="auto",
+                choice_lengthscale_prior="auto",
+            )
         )
         run_trials(client, 6)
         recorded = selections(client)
