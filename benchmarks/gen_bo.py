@@ -10,7 +10,9 @@ times one ``get_next_trials(max_trials=1)`` on each, interleaved:
   Center+Sobol+MBM, "fast": ``SingleTaskGP`` on one-hot relaxed choices,
   ``optimize_acqf`` then rounding);
 * ``ax_ext``: :func:`ax_ext.generation.sobol_then_bo` (``ScalarChoiceGP`` fitted by
-  ax_ext, choices kept discrete, BoTorch's mixed optimizer).
+  ax_ext, its lengthscale prior strength chosen from the data, choices kept
+  discrete, BoTorch's mixed optimizer);
+* ``ax_ext-default-prior``: the same with the prior strength fixed at "default".
 
 Both count the existing trials as their initialization, so the timed call is a BO
 trial. The script also times where the time goes (model fit vs acquisition
@@ -85,6 +87,10 @@ def objective(p: dict, num_range: int) -> float:
     return value
 
 
+#: ax_ext's strategies: the lengthscale prior of each
+PRIORS = {"ax_ext": "auto", "ax_ext-default-prior": "default"}
+
+
 def sobol_parameterizations(num_range: int, n: int, seed: int) -> list[dict]:
     client = Client(random_seed=seed)
     client.configure_experiment(parameters=parameters(num_range))
@@ -104,7 +110,15 @@ def make_client(strategy: str, num_range: int, trials: list[dict], seed: int, ac
         # the existing trials are the initialization: the next trial is a BO (MBM) one
         client.configure_generation_strategy(initialization_budget=5, initialize_with_center=False)
     else:
-        client.set_generation_strategy(sobol_then_bo(client, optimizer_kwargs=acqf))
+        prior = PRIORS[strategy]
+        client.set_generation_strategy(
+            sobol_then_bo(
+                client,
+                optimizer_kwargs=acqf,
+                scalar_lengthscale_prior=prior,
+                choice_lengthscale_prior=prior,
+            )
+        )
     return client
 
 
@@ -164,7 +178,7 @@ def main(argv=None) -> dict:
 
     logging.getLogger("ax").setLevel(logging.WARNING)
     trials = sobol_parameterizations(args.range_params, args.trials, seed=0)
-    rows = {s: {"times": [], "fit": [], "acqf": [], "node": None} for s in ("ax-default", "ax_ext")}
+    rows = {s: {"times": [], "fit": [], "acqf": [], "node": None} for s in ("ax-default", *PRIORS)}
     for repeat in range(args.repeats):
         for strategy in rows:
             client = make_client(strategy, args.range_params, trials, seed=repeat, acqf=acqf)
@@ -180,11 +194,17 @@ def main(argv=None) -> dict:
             row["node"] = run._generation_node_name
             value = (run.gen_metadata or {}).get("expected_acquisition_value")
             row.setdefault("acquisition_value", []).append(
-                None if value is None else [float(v) for v in value]
+                None if value is None else torch.tensor(value).flatten().tolist()
             )
+            chosen = [
+                m["lengthscale_prior_selection"]
+                for m in (run.gen_metadata or {}).get("models_used", [])
+                if "lengthscale_prior_selection" in m
+            ]
+            row.setdefault("prior_selection", []).append(chosen[0] if chosen else None)
             model = client._generation_strategy.adapter.generator.surrogate.model
             row["model"] = type(model).__name__
-    print(f"{'strategy':12s} {'node':6s} {'model':16s} {'gen [s]':>8s} {'fit [s]':>8s} "
+    print(f"{'strategy':20s} {'node':6s} {'model':16s} {'gen [s]':>8s} {'fit [s]':>8s} "
           f"{'acqf [s]':>9s} {'other [s]':>9s}")  # fmt: skip
     results = {
         "workload": {
@@ -213,15 +233,20 @@ def main(argv=None) -> dict:
             "median_s": med["times"],
             "median_fit_s": med["fit"],
             "median_acqf_s": med["acqf"],
-            **{k: row[k] for k in ("times", "fit", "acqf", "acquisition_value")},
+            **{
+                k: row.get(k)
+                for k in ("times", "fit", "acqf", "acquisition_value", "prior_selection")
+            },
         }
         results["rows"].append(out)
         other = med["times"] - med["fit"] - med["acqf"]
-        print(f"{strategy:12s} {row['node']:6s} {row['model']:16s} {med['times']:8.2f} "
+        print(f"{strategy:20s} {row['node']:6s} {row['model']:16s} {med['times']:8.2f} "
               f"{med['fit']:8.2f} {med['acqf']:9.2f} {other:9.2f}")  # fmt: skip
-    ratio = results["rows"][1]["median_s"] / results["rows"][0]["median_s"]
-    results["ratio_ax_ext_over_ax_default"] = ratio
-    print(f"ax_ext / ax-default time ratio: {ratio:.2f}")
+    for row in results["rows"][1:]:
+        ratio = row["median_s"] / results["rows"][0]["median_s"]
+        row["ratio_over_ax_default"] = ratio
+        print(f"{row['strategy']} / ax-default time ratio: {ratio:.2f}")
+    results["ratio_ax_ext_over_ax_default"] = results["rows"][1]["ratio_over_ax_default"]
     out_path = Path(args.out)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(results, indent=1))

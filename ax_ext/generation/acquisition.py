@@ -43,6 +43,7 @@ from ax.generators.utils import mk_discrete_choices
 __all__ = [
     "MIXED_ALTERNATING_OPTIONS",
     "MixedBudgetAcquisition",
+    "prior_selection_records",
     "supported_optimizer_options",
     "with_mixed_alternating_budget",
 ]
@@ -121,9 +122,33 @@ def supported_optimizer_options(
     return kept
 
 
+def prior_selection_records(surrogate: Any) -> list[dict[str, Any]]:
+    """What each ``"auto"`` lengthscale prior of the surrogate's models chose.
+
+    One ``{"lengthscale_prior_selection": {...}}`` per model that chose
+    (:meth:`ax_ext.models.prior_selection.PriorSelection.to_dict`); Ax writes
+    :class:`MixedBudgetAcquisition`'s ``models_used`` into the generator run's
+    ``gen_metadata["models_used"]``, after its own ``{metric: model name}``.
+    """
+    try:
+        model = surrogate.model
+    except Exception:  # noqa: BLE001  (Ax raises ModelError before a fit)
+        return []
+    models = getattr(model, "models", None) or [model]
+    return [
+        {"lengthscale_prior_selection": selection.to_dict()}
+        for m in models
+        if (selection := getattr(m, "lengthscale_prior_selection", None)) is not None
+    ]
+
+
 class MixedBudgetAcquisition(Acquisition):
     """Ax's ``Acquisition``, with :data:`MIXED_ALTERNATING_OPTIONS` for the mixed
     alternating optimizer, passing each optimizer only the options it takes.
+
+    It also adds the model's lengthscale prior choice (for ``"auto"``) to Ax's
+    ``models_used``, so each BO trial's ``gen_metadata["models_used"]`` records
+    it (:func:`prior_selection_records`).
 
     Everything else (acquisition function, other optimizers, their defaults) is
     Ax's. Registered with Ax's storage registry on import of
@@ -159,6 +184,8 @@ class MixedBudgetAcquisition(Acquisition):
             if optimizer == "optimize_acqf_mixed_alternating":
                 optimizer_options = with_mixed_alternating_budget(optimizer_options)
             optimizer_options = supported_optimizer_options(optimizer, optimizer_options)
+        used = [m for m in self.models_used if "lengthscale_prior_selection" not in m]
+        self.models_used = [*used, *prior_selection_records(self.surrogate)]
         return super().optimize(
             n=n,
             search_space_digest=search_space_digest,

@@ -30,9 +30,14 @@ from ax_ext.generation.gate import LOOQualityGate
 from ax_ext.generation.transforms import UnorderedChoiceEncode
 from ax_ext.kernels.priors import LENGTHSCALE_PRIOR_STRENGTHS
 from ax_ext.models import ScalarChoiceGP
+from ax_ext.models.prior_selection import AUTO
+
+#: The lengthscale prior names the strategy takes (and Ax's stores keep).
+PRIOR_NAMES = (AUTO, *LENGTHSCALE_PRIOR_STRENGTHS)
 
 __all__ = [
     "BO_TRANSFORMS",
+    "PRIOR_NAMES",
     "SupportedSearchSpace",
     "default_num_sobol_trials",
     "scalar_choice_model_config",
@@ -89,7 +94,9 @@ def scalar_choice_model_config(
     one-hot encodes integer-coded choice columns.
 
     Args:
-        scalar_lengthscale_prior: A named strength (:mod:`ax_ext.kernels.priors`).
+        scalar_lengthscale_prior: A named strength (:mod:`ax_ext.kernels.priors`),
+            or ``"auto"``: chosen from the data at every fit
+            (:mod:`ax_ext.models.prior_selection`).
         choice_lengthscale_prior: The same for choice parameters.
         name: The config's name.
         choice_values: ``{parameter: values}`` of unordered choice parameters,
@@ -98,14 +105,14 @@ def scalar_choice_model_config(
             Ax's codes. :func:`sobol_then_bo` passes them from the search space.
 
     Example:
-        >>> scalar_choice_model_config("loose").model_options
+        >>> scalar_choice_model_config("loose", "default").model_options
         {'scalar_lengthscale_prior': 'loose', 'choice_lengthscale_prior': 'default'}
     """
     for arg, value in (("scalar", scalar_lengthscale_prior), ("choice", choice_lengthscale_prior)):
-        if value not in LENGTHSCALE_PRIOR_STRENGTHS:
+        if value not in PRIOR_NAMES:
             raise UserInputError(
                 f"Expected {arg}_lengthscale_prior to be one of "
-                f"{sorted(LENGTHSCALE_PRIOR_STRENGTHS)} (named strengths are stored with "
+                f"{list(PRIOR_NAMES)} (named strengths are stored with "
                 f"the experiment), got {value!r}. For a custom Prior build a ModelConfig "
                 "yourself; it then cannot be saved with Ax's stores."
             )
@@ -257,8 +264,12 @@ def sobol_then_bo(
             hand, or from another strategy) towards ``num_sobol_trials``, as Ax's
             ``Client`` does; ``False`` runs ``num_sobol_trials`` new Sobol trials.
         scalar_lengthscale_prior: Strength of the scalar lengthscale prior:
-            ``"tight"``, ``"default"``, ``"loose"`` or ``"looser"``
-            (:mod:`ax_ext.kernels.priors`).
+            fixed, ``"tight"``, ``"default"`` (default), ``"loose"`` or
+            ``"looser"`` (:mod:`ax_ext.kernels.priors`), or ``"auto"``: chosen
+            from the data at every BO fit by refit 5-fold cross-validation
+            (:mod:`ax_ext.models.prior_selection`; the choice is recorded in each
+            BO trial's ``gen_metadata``). ``"auto"`` is not yet the default: one
+            BO trial costs about 1.3x Ax default's.
         choice_lengthscale_prior: The same for choice parameters.
         acquisition_function: A BoTorch acquisition function class; default Ax's
             choice (``qLogNoisyExpectedImprovement`` for one objective).
@@ -347,13 +358,18 @@ def sobol_then_bo(
         if max_sobol_trials is None:
             max_sobol_trials = 3 * num_sobol_trials
         _check_int("max_sobol_trials", max_sobol_trials, num_sobol_trials)
+        # the priors; value names are for the BO node's model only
+        gate_kwargs = {k: v for k, v in config.model_options.items() if k != "choice_values"}
+        if AUTO in gate_kwargs.values():
+            # each leave-one-out fold chooses its prior too, by the closed form
+            # (refit 5-fold inside every fold would cost 5x more)
+            gate_kwargs["prior_selection_folds"] = None
         gate = LOOQualityGate(
             transition_to=BO_GATE_PASSED,
             threshold=quality_gate,
             min_trials=max(3, min_completed_trials),
             criterion=quality_criterion,
-            # the priors; value names are for the BO node's model only
-            model_kwargs={k: v for k, v in config.model_options.items() if k != "choice_values"},
+            model_kwargs=gate_kwargs,
         )
         budget = [
             MinTrials(

@@ -12,12 +12,14 @@ with a hand-written backward pass (:func:`ax_ext.fit.dense.gaussian_nll`).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import torch
 from gpytorch.likelihoods import FixedNoiseGaussianLikelihood, GaussianLikelihood
 from gpytorch.likelihoods.noise_models import HomoskedasticNoise
 from gpytorch.means import ConstantMean
 from gpytorch.mlls import ExactMarginalLogLikelihood
+from gpytorch.priors import LogNormalPrior
 from torch import Tensor
 
 from ax_ext.fit.dense import (
@@ -79,7 +81,7 @@ class ScalarChoiceFusedLoss:
                 ):
                     self.other_priors.append(entry)
                 else:
-                    direct.append((key, prior, value.reshape(B, -1)))
+                    direct.append((key, _flat_prior(prior, value, B), value.reshape(B, -1)))
         self.direct_priors = StackedLogPrior(direct) if direct else None
 
     @classmethod
@@ -167,6 +169,17 @@ class ScalarChoiceFusedLoss:
                 term = prior_log_prob(model, k, self.other_priors)
             log_prior = term if log_prior is None else log_prior + term
         return nll / self.n if log_prior is None else (nll - log_prior) / self.n
+
+
+def _flat_prior(prior: Any, value: Tensor, B: int) -> Any:
+    """A log-normal prior with batched parameters (e.g. one strength per member),
+    its parameters laid out as the ``B x m`` values; any other prior unchanged."""
+    if isinstance(prior, LogNormalPrior) and prior.loc.dim() > 0:
+        return LogNormalPrior(
+            loc=prior.loc.expand(value.shape).reshape(B, -1),
+            scale=prior.scale.expand(value.shape).reshape(B, -1),
+        )
+    return prior
 
 
 def _direct_key(module, closure, kernel: ScalarChoiceKernel, likelihood) -> str | None:

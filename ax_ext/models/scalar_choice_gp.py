@@ -21,6 +21,7 @@ from torch import Tensor
 
 from ax_ext.fit import fit_gpytorch_mll_directly
 from ax_ext.kernels import LengthscalePriorSpec, ScalarChoiceKernel
+from ax_ext.models._auto_prior import auto_prior_inputs, fit_auto, initial_strengths
 from ax_ext.models._encoding import (
     ChoiceOneHot,
     ChoiceSpec,
@@ -43,6 +44,7 @@ from ax_ext.models._validation import (
     is_binary_column,
     resolve_dims,
 )
+from ax_ext.models.prior_selection import AUTO
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +98,8 @@ class ScalarChoiceGP(SingleTaskGP):
         scalar_lengthscale_prior: Strength name ("tight", "default", "loose",
             "looser"), ``Prior`` or ``None``, for the scalar lengthscales. See
             :mod:`ax_ext.kernels.priors`. Ignored if ``covar_module`` is given.
+            ``"auto"``: chosen from the data at every fit
+            (:mod:`ax_ext.models.prior_selection`).
         choice_lengthscale_prior: The same for the choice lengthscales.
         feature_names: Optional names of the ``d`` columns, used by
             :func:`ax_ext.expressions.model_expression`.
@@ -104,6 +108,9 @@ class ScalarChoiceGP(SingleTaskGP):
             ``categorical_features`` (e.g. the strings behind Ax's codes ``0 ..
             k-1``), used in ``self.feature_names`` (``"optimizer=adam"`` rather
             than ``"optimizer=0"``).
+        prior_selection_folds: With a prior ``"auto"``: score the candidate
+            strengths by refit cross-validation with this many folds (default 5),
+            or ``None`` for the cheaper closed-form leave-one-out.
 
     Example:
         >>> import torch
@@ -133,12 +140,41 @@ class ScalarChoiceGP(SingleTaskGP):
         categorical_features: ChoiceSpec | None = None,
         bounds: Tensor | None = None,
         choice_value_names: Mapping[int, Sequence[str]] | None = None,
+        prior_selection_folds: int | None = 5,
     ) -> None:
         check_dtypes(train_X=train_X, train_Y=train_Y, train_Yvar=train_Yvar)
         self._validate_tensor_args(X=train_X, Y=train_Y, Yvar=train_Yvar)
         check_shapes(train_X, train_Y, train_Yvar)
         check_finite(train_X=train_X, train_Y=train_Y, train_Yvar=train_Yvar)
         check_outcome_scale(train_Y)
+        auto = AUTO in (scalar_lengthscale_prior, choice_lengthscale_prior)
+        candidates = self_inputs = None
+        if auto:
+            candidates, self_inputs = auto_prior_inputs(
+                scalar_lengthscale_prior,
+                choice_lengthscale_prior,
+                prior_selection_folds,
+                train_X=train_X,
+                train_Y=train_Y,
+                train_Yvar=train_Yvar,
+                modules={
+                    "covar_module": covar_module,
+                    "likelihood": likelihood,
+                    "mean_module": mean_module,
+                },
+                kwargs={
+                    "scalar_dims": scalar_dims,
+                    "choice_dims": choice_dims,
+                    "feature_names": feature_names,
+                    "categorical_features": categorical_features,
+                    "bounds": bounds,
+                    "choice_value_names": choice_value_names,
+                    "outcome_transform": outcome_transform,
+                    "input_transform": input_transform,
+                },
+            )
+            # before the first fit: the fixed part's strength, else BoTorch's prior
+            scalar_lengthscale_prior, choice_lengthscale_prior = initial_strengths(candidates)
         d = train_X.shape[-1]
         if feature_names is not None:
             feature_names = [str(n) for n in feature_names]
@@ -231,6 +267,12 @@ class ScalarChoiceGP(SingleTaskGP):
         self.scalar_dims = scalar
         self.choice_dims = choice
         self.feature_names = feature_names
+        #: the ``(scalar, choice)`` strengths ``"auto"`` chooses among (else ``None``)
+        self.prior_candidates = candidates
+        self.prior_selection_folds = prior_selection_folds
+        #: the latest :class:`~ax_ext.models.prior_selection.PriorSelection` (``"auto"``)
+        self.lengthscale_prior_selection = None
+        self._prior_selection_inputs = self_inputs
 
     def custom_fit(
         self,
@@ -248,7 +290,18 @@ class ScalarChoiceGP(SingleTaskGP):
         arguments ask for it (an explicit ``optimizer``, another ``method``), once:
         :func:`ax_ext.fit.fit_gpytorch_mll_directly` never calls ``custom_fit``
         again. Arguments are those of ``fit_gpytorch_mll``.
+
+        With a lengthscale prior ``"auto"``, every candidate strength is fitted
+        (one batched run) and the best by closed-form leave-one-out is kept
+        (:mod:`ax_ext.models.prior_selection`); ``self.lengthscale_prior_selection``
+        records the choice.
         """
+        if self.prior_candidates is not None and closure is None:
+            fit_kwargs = {"optimizer_kwargs": optimizer_kwargs, "closure_kwargs": closure_kwargs}
+            selection = fit_auto(self, mll, {**fit_kwargs, **kwargs})
+            if selection is not None:
+                self.lengthscale_prior_selection = selection
+                return mll
         return fit_gpytorch_mll_directly(
             mll,
             closure=closure,
