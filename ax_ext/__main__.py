@@ -1,5 +1,3 @@
-import sys
+from ax_ext.cli import run
 
-from ax_ext.cli import main
-
-sys.exit(main())
+run()

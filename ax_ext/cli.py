@@ -80,9 +80,29 @@ def _run_quietly(command: str, verbose: bool, work):
         print(f"ax-ext {command}: error: {e}", file=sys.stderr)
         return None, 2
     except KeyboardInterrupt as e:
+        _exit_at_once_on_another_signal()
         code = getattr(e, "exit_code", 130)
         print(f"\nax-ext {command}: {_interrupted_message(command, e)}", file=sys.stderr)
         return None, code
+
+
+def _exit_at_once_on_another_signal() -> None:
+    """After a clean stop, a second Ctrl-C (or SIGTERM) while the process shuts
+    down (Dask's and Python's finalizers) exits at once, as it does during the
+    study, instead of a ``KeyboardInterrupt`` traceback from a finalizer."""
+    import os
+    import signal
+
+    def exit_now(signum, frame):
+        sys.stderr.write(
+            "\nax-ext: stopped at once; trials left running are marked failed "
+            "('its process stopped') by the next run on this storage.\n"
+        )
+        sys.stderr.flush()
+        os._exit(128 + signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, exit_now)
 
 
 def _interrupted_message(command: str, error: KeyboardInterrupt) -> str:
@@ -440,5 +460,23 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
+def run() -> None:
+    """The ``ax-ext`` console script and ``python -m ax_ext``: :func:`main`, then exit.
+
+    After a Ctrl-C or SIGTERM everything is saved and closed when :func:`main`
+    returns, so the process ends at once (``os._exit``) instead of finalizing
+    Ax, torch and Dask for seconds, during which a second Ctrl-C would meet
+    Python's default handler and a traceback.
+    """
+    import os
+
+    code = main()
+    if code in (128 + 2, 128 + 15):  # SIGINT, SIGTERM
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()

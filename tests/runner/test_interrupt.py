@@ -109,7 +109,12 @@ def test_a_second_ctrl_c_exits_at_once(tmp_path):
         out.close()
         err.close()
     assert code == 130 and seconds < 3
-    assert "stopped at once" in (tmp_path / "err.log").read_text()
+    # the second Ctrl-C lands in the first one's stop ("stopped at once") or, where
+    # that stop took under 0.3 s, after it: the process then exits at once without
+    # finalizing (``ax_ext.cli.run``), never with a traceback or Python's -2
+    err_text = (tmp_path / "err.log").read_text()
+    assert "stopped at once" in err_text or "ax-ext tune: stopped:" in err_text
+    assert "Traceback" not in err_text
 
 
 def _quick(x):

@@ -41,7 +41,7 @@ def test_the_documented_user_problem_command_runs_from_the_modules_folder(tmp_pa
 
 
 def test_the_documented_run_study_scripts_have_the_main_guard():
-    for marker in ("tune_my_problem.py", "SLURMCluster("):
+    for marker in ("tune_my_problem.py", "cluster.scale(jobs=8)"):
         block = _docs_block(marker)
         assert 'if __name__ == "__main__":' in block
         head, _, body = block.partition('if __name__ == "__main__":')
