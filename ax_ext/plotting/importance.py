@@ -104,7 +104,10 @@ def parameter_importance(model_or_expression: Any, *, title: str | None = None) 
         },
     )
     fig.update_xaxes(
-        title_text="prior mode / fitted lengthscale (1: the prior's guess; right of 1: "
-        "matters more than the prior assumed, left: less)"
+        # a log axis: a parameter 2x more relevant than the prior's guess and one 2x
+        # less draw bars of the same length on either side of 1
+        type="log",
+        title_text="prior mode / fitted lengthscale, log scale (1: the prior's guess; right "
+        "of 1: matters more than the prior assumed, left: less)",
     )
     return fig
