@@ -8,6 +8,7 @@ only when ``--out`` names them.
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 #: The git-ignored folder of the runs without ``--out``.
@@ -22,3 +23,11 @@ def add_out_argument(parser: argparse.ArgumentParser, name: str) -> None:
         help=f"JSON output (default benchmarks/out/{name}.json, not committed; pass "
         f"--out benchmarks/results/{name}.json to update the committed results)",
     )
+
+
+def write_results(results: dict, out: str | Path, indent: int = 1) -> None:
+    """Write ``results`` as JSON to ``out`` (folders created) and say where."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=indent))
+    print(f"wrote {out}")

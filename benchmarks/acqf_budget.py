@@ -33,11 +33,10 @@ import platform
 import statistics
 import time
 import warnings
-from pathlib import Path
 
 import botorch.optim.optimize_mixed as optimize_mixed
 import torch
-from _out import add_out_argument
+from _out import add_out_argument, write_results
 from ax.api.client import Client
 from ax.generators.torch.botorch_modular import acquisition as ax_acquisition
 from gen_bo import objective, parameters, sobol_parameterizations
@@ -171,10 +170,7 @@ def main(argv=None) -> dict:
         "rows": rows,
         "summary": summary,
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=1))
-    print(f"wrote {out}")
+    write_results(results, args.out)
     return results
 
 

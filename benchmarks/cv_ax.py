@@ -35,20 +35,18 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
 import platform
 import random
 import time
 import warnings
-from pathlib import Path
 
 import ax
 import botorch
 import gpytorch
 import torch
-from _out import add_out_argument
+from _out import add_out_argument, write_results
 from scipy.stats import spearmanr
 
 import ax_ext
@@ -258,10 +256,7 @@ def main(argv=None) -> dict:
             f"{r['method']:18s} {r['seconds']:10.2f} {speed:7.1f}x {r['mse']:9.4g} "
             f"{r['rank_correlation']:9.3f}  {note}"
         )
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
-    print(f"wrote {out}")
+    write_results(results, args.out, indent=2)
     return results
 
 

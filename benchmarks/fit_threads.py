@@ -17,15 +17,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
 import time
-from pathlib import Path
 
 import torch
-from _out import add_out_argument
+from _out import add_out_argument, write_results
 from botorch.models import SingleTaskGP
 from gpytorch.mlls import ExactMarginalLogLikelihood
 
@@ -115,10 +113,7 @@ def main(argv=None) -> dict:
         "args": vars(args),
         "rows": rows,
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=1))
-    print(f"wrote {out}")
+    write_results(results, args.out)
     return results
 
 

@@ -29,14 +29,12 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 import warnings
-from pathlib import Path
 
 import torch
-from _out import add_out_argument
+from _out import add_out_argument, write_results
 from gpytorch.mlls import ExactMarginalLogLikelihood
 
 from ax_ext.cross_validation import loo_cross_validation
@@ -187,10 +185,7 @@ def main(argv=None) -> dict:
         "agreement": agree,
         "agreement_closed_form": closed,
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=1))
-    print(f"wrote {out}")
+    write_results(results, args.out)
     return results
 
 
