@@ -194,7 +194,7 @@ def _member_numbers(model, kernel: ScalarChoiceKernel, names: list[str], idx: tu
     ranges = _scalar_ranges(model, data_idx, scalar_dims)
     lengthscales: dict[str, dict[str, float]] = {}
     original: dict[str, dict[str, float]] | None = None if ranges is None else {}
-    for name, part in kernel._lengthscale_names_and_parts():
+    for name, part in kernel.lengthscale_names_and_parts():
         key = name.removesuffix("_lengthscale")
         values = getattr(kernel, name)[idx].detach().reshape(-1).tolist()
         dims = scalar_dims if part == "scalar" else choice_dims

@@ -136,6 +136,12 @@ class ScalarChoiceKernel(Kernel):
 
     has_lengthscale = False  # four named lengthscales instead of one
 
+    @property
+    def is_stationary(self) -> bool:
+        """True: the covariance depends on ``x1 - x2`` only (GPyTorch's default reads
+        ``has_lengthscale``, which is False here because the lengthscales are named)."""
+        return True
+
     def __init__(
         self,
         scalar_dims: Sequence[int] | None,
@@ -211,7 +217,7 @@ class ScalarChoiceKernel(Kernel):
             "scalar": (scalar_lengthscale_prior, scalar_lengthscale_constraint),
             "choice": (choice_lengthscale_prior, choice_lengthscale_constraint),
         }
-        for name, part in self._lengthscale_names_and_parts():
+        for name, part in self.lengthscale_names_and_parts():
             num = self.num_scalar_dims if part == "scalar" else self.num_choice_dims
             spec, constraint = specs[part]
             mode = default_lengthscale_mode(num)
@@ -226,7 +232,7 @@ class ScalarChoiceKernel(Kernel):
             )
 
     # ------------------------------------------------------------------ params
-    def _lengthscale_names_and_parts(self) -> list[tuple[str, str]]:
+    def lengthscale_names_and_parts(self) -> list[tuple[str, str]]:
         """The lengthscales this kernel has, with the part each belongs to."""
         out = []
         for name, part in _LENGTHSCALES:
@@ -245,7 +251,7 @@ class ScalarChoiceKernel(Kernel):
         names = ["outputscale"]
         if self.is_mixed:
             names += ["factorized_weight", "scalar_weight"]
-        return names + [n for n, _ in self._lengthscale_names_and_parts()]
+        return names + [n for n, _ in self.lengthscale_names_and_parts()]
 
     def _register(self, name, zeros, constraint, prior, initial_value) -> None:
         raw = f"raw_{name}"
@@ -266,6 +272,15 @@ class ScalarChoiceKernel(Kernel):
                 self._param_setter(name),
             )
         self._set_hyperparameter(name, initial_value)
+
+    def hyperparameter_of_prior(self, closure) -> str | None:
+        """The name of the hyperparameter a prior's closure reads, if it is one of
+        this kernel's (registered by :meth:`register_prior` above), else None.
+
+        The fused loss (``ax_ext.models``) computes these hyperparameters itself and
+        evaluates their priors on the values it already has.
+        """
+        return closure.name if isinstance(closure, _Getter) else None
 
     @staticmethod
     def _param_getter(name: str):

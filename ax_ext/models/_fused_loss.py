@@ -30,8 +30,7 @@ from ax_ext.fit.dense import (
 )
 from ax_ext.fit.stacked_priors import StackedLogPrior
 from ax_ext.kernels import ScalarChoiceKernel
-from ax_ext.kernels._fused import choice_operand, scalar_choice_covariance
-from ax_ext.kernels.scalar_choice import _Getter
+from ax_ext.kernels.fused import choice_operand, scalar_choice_covariance
 
 
 class ScalarChoiceFusedLoss:
@@ -184,8 +183,8 @@ def _flat_prior(prior: Any, value: Tensor, B: int) -> Any:
 
 def _direct_key(module, closure, kernel: ScalarChoiceKernel, likelihood) -> str | None:
     """The hyperparameter a prior's closure reads, if the fused loss computes it."""
-    if module is kernel and isinstance(closure, _Getter):
-        return closure.name
+    if module is kernel:
+        return kernel.hyperparameter_of_prior(closure)
     noise_covar = getattr(likelihood, "noise_covar", None)
     if (
         type(likelihood) is GaussianLikelihood

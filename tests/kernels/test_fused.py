@@ -4,7 +4,7 @@ import torch
 from botorch.utils.testing import BotorchTestCase
 
 from ax_ext.kernels import ScalarChoiceKernel
-from ax_ext.kernels._fused import choice_operand, scalar_choice_covariance
+from ax_ext.kernels.fused import choice_operand, scalar_choice_covariance
 
 from .test_scalar_choice import _mixed_inputs, _randomize
 

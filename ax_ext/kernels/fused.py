@@ -34,6 +34,8 @@ import math
 import torch
 from torch import Tensor
 
+__all__ = ["ScalarChoiceCovariance", "choice_operand", "scalar_choice_covariance"]
+
 _SQRT5 = math.sqrt(5.0)
 
 
@@ -147,8 +149,12 @@ class ScalarChoiceCovariance(torch.autograd.Function):
         else:
             corr = _exp_part(choice, binary, l_fc, n)
         ctx.parts = (has_s, has_c, binary)
-        ctx.saved = saved
-        ctx.save_for_backward(s, choice, outputscale, fw, sw, l_fs, l_fc, l_js, l_jc, corr)
+        # intermediates through save_for_backward too (torch checks they were not
+        # modified in place before backward); their names say which is which
+        ctx.saved_names = tuple(saved)
+        ctx.save_for_backward(
+            s, choice, outputscale, fw, sw, l_fs, l_fc, l_js, l_jc, corr, *saved.values()
+        )
         K = outputscale.view(-1, 1, 1) * corr
         if noise is not None:
             K.diagonal(dim1=-2, dim2=-1).add_(noise)
@@ -156,9 +162,9 @@ class ScalarChoiceCovariance(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, G):
-        s, choice, outputscale, fw, sw, l_fs, l_fc, l_js, l_jc, corr = ctx.saved_tensors
+        s, choice, outputscale, fw, sw, l_fs, l_fc, l_js, l_jc, corr, *rest = ctx.saved_tensors
         has_s, has_c, binary = ctx.parts
-        sv = ctx.saved
+        sv = dict(zip(ctx.saved_names, rest, strict=True))
         # K is symmetric: only the symmetric part of G counts. Gs = 2 sym(G); the
         # factor 1/2 goes into the per-member scalars below.
         Gs = G + G.transpose(-1, -2)
