@@ -95,7 +95,9 @@ class ScalarChoiceKernel(Kernel):
     optimizer may evaluate a continuous relaxation); the training data are
     checked to be 0/1 by :class:`~ax_ext.models.ScalarChoiceGP`.
 
-    Priors (the defaults follow the anchor design and BoTorch):
+    Priors (the defaults follow the kernel of the outerloop post "Expressions are
+    Pragmatic Model Visualizations" and BoTorch's dimension-scaled priors, Hvarfner et al.,
+    2024):
 
     - lengthscales: dimension-scaled log-normal priors of a named strength, see
       :mod:`ax_ext.kernels.priors`; scalar and choice lengthscales separately;
