@@ -16,15 +16,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import torch
-from botorch.models.utils.priors import BetaPrior
 from gpytorch import settings
-from gpytorch.priors import GammaPrior, LogNormalPrior, NormalPrior, Prior
 from torch import Tensor
 from torch.nn import Module
 
+from ax_ext.fit.stacked_priors import log_density
+
 __all__ = [
     "gaussian_nll",
-    "log_density",
     "member_parameters",
     "prior_log_prob",
     "swap_parameters",
@@ -99,44 +98,6 @@ def gaussian_nll(K: Tensor, residual: Tensor) -> Tensor:
         tensor([1.8379, 1.8379, 1.8379], dtype=torch.float64)
     """
     return _GaussianNLL.apply(K, residual)
-
-
-_HALF_LOG_2PI = math.log(math.sqrt(2 * math.pi))
-
-
-def _normal_log_density(x: Tensor, loc: Tensor, scale: Tensor) -> Tensor:
-    # torch.distributions.Normal.log_prob's formula, operation for operation
-    return -((x - loc) ** 2) / (2 * scale**2) - scale.log() - _HALF_LOG_2PI
-
-
-def log_density(prior: Prior, x: Tensor) -> Tensor:
-    """``prior.log_prob(x)``, in closed form for BoTorch's usual priors.
-
-    LogNormal, Gamma, Normal and Beta priors without a ``transform`` are evaluated with
-    torch.distributions' own formulas, without its argument validation and
-    transform chain, which dominate a small model's loss.
-    """
-    if getattr(prior, "_transform", None) is None:
-        kind = type(prior)
-        if kind is LogNormalPrior:
-            log_x = x.log()
-            return _normal_log_density(log_x, prior.base_dist.loc, prior.base_dist.scale) - log_x
-        if kind is GammaPrior:
-            a, b = prior.concentration, prior.rate
-            x = x.to(b.dtype)  # as torch's Gamma.log_prob does
-            return torch.xlogy(a, b) + torch.xlogy(a - 1, x) - b * x - torch.lgamma(a)
-        if kind is NormalPrior:
-            return _normal_log_density(x, prior.loc, prior.scale)
-        if kind is BetaPrior:
-            # torch's Beta.log_prob: a Dirichlet on (x, 1 - x)
-            conc = prior._dirichlet.concentration
-            value = torch.stack([x, 1.0 - x], -1)
-            return (
-                torch.xlogy(conc - 1.0, value).sum(-1)
-                + torch.lgamma(conc.sum(-1))
-                - torch.lgamma(conc).sum(-1)
-            )
-    return prior.log_prob(x)
 
 
 def prior_log_prob(
