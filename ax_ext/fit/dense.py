@@ -14,16 +14,22 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import torch
 from gpytorch import settings
+from gpytorch.likelihoods import FixedNoiseGaussianLikelihood
+from gpytorch.mlls import ExactMarginalLogLikelihood, MarginalLogLikelihood
 from torch import Tensor
 from torch.nn import Module
 
 from ax_ext.fit.stacked_priors import log_density
 
 __all__ = [
+    "ExactGPData",
+    "exact_gp_data",
     "gaussian_nll",
+    "standard_exact_mll",
     "member_parameters",
     "prior_log_prob",
     "swap_parameters",
@@ -182,3 +188,59 @@ def member_parameters(
             continue
         out[name] = p.detach().reshape(member_shape.numel(), *p.shape[nd:])[members]
     return out
+
+
+def standard_exact_mll(mll: MarginalLogLikelihood) -> str | None:
+    """``None`` if ``mll`` is an exact GP's plain marginal likelihood that a dense
+    member loss can reproduce, else why not (a sentence fragment).
+
+    Plain means: GPyTorch's ``ExactMarginalLogLikelihood`` itself, one training
+    input, no added loss terms and an input transform without parameters (applied
+    once, before the fit, by :func:`exact_gp_data`). The model's modules are for
+    the caller to check.
+    """
+    model = getattr(mll, "model", None)
+    if type(mll) is not ExactMarginalLogLikelihood:
+        return f"the MLL is a {type(mll).__name__}"
+    if len(getattr(model, "train_inputs", ())) != 1:
+        return "the model has several training inputs"
+    if list(model.added_loss_terms()):
+        return "the model adds loss terms"
+    if any(n.startswith("input_transform") for n, _ in model.named_parameters()):
+        return "the input transform has parameters"
+    return None
+
+
+@dataclass
+class ExactGPData:
+    """An exact GP's training data, one row per member (``B`` members).
+
+    Attributes:
+        X: ``B x n x d`` inputs, after the model's (fixed) input transform.
+        Y: ``B x n`` targets.
+        fixed_noise: ``B x n`` observation noise of a ``FixedNoiseGaussianLikelihood``,
+            else None.
+    """
+
+    X: Tensor
+    Y: Tensor
+    fixed_noise: Tensor | None
+
+
+def exact_gp_data(model: Module, member_shape: torch.Size) -> ExactGPData:
+    """The training data of ``model`` flattened to ``member_shape.numel()`` rows."""
+    B = int(member_shape.numel())
+    with torch.no_grad():
+        X = model.train_inputs[0]
+        if hasattr(model, "transform_inputs"):
+            X = model.transform_inputs(X)
+    n, d = X.shape[-2:]
+    fixed_noise = None
+    if isinstance(model.likelihood, FixedNoiseGaussianLikelihood):
+        noise = model.likelihood.noise_covar.noise
+        fixed_noise = noise.expand(*member_shape, n).reshape(B, n)
+    return ExactGPData(
+        X=X.expand(*member_shape, n, d).reshape(B, n, d),
+        Y=model.train_targets.expand(*member_shape, n).reshape(B, n),
+        fixed_noise=fixed_noise,
+    )

@@ -23,9 +23,11 @@ from gpytorch.priors import LogNormalPrior
 from torch import Tensor
 
 from ax_ext.fit.dense import (
+    exact_gp_data,
     gaussian_nll,
     member_parameters,
     prior_log_prob,
+    standard_exact_mll,
     swap_parameters,
 )
 from ax_ext.fit.stacked_priors import StackedLogPrior
@@ -43,10 +45,9 @@ class ScalarChoiceFusedLoss:
         member_shape = model.train_targets.shape[:-1]
         self.shape = member_shape
         B = int(member_shape.numel())
-        with torch.no_grad():
-            X = model.transform_inputs(model.train_inputs[0])
-        n, d = X.shape[-2:]
-        X = X.expand(*member_shape, n, d).reshape(B, n, d)
+        data = exact_gp_data(model, member_shape)
+        X = data.X
+        n = X.shape[-2]
         self.B, self.n = B, n
         self.order = torch.arange(B, device=X.device)
         if kernel.has_scalar_part:
@@ -56,11 +57,7 @@ class ScalarChoiceFusedLoss:
         if kernel.has_choice_part:
             c = X[..., kernel.choice_dims]
             self.choice, self.binary = choice_operand(c)
-        self.y = model.train_targets.expand(*member_shape, n).reshape(B, n)
-        self.fixed_noise = None
-        if isinstance(model.likelihood, FixedNoiseGaussianLikelihood):
-            noise = model.likelihood.noise_covar.noise
-            self.fixed_noise = noise.expand(*member_shape, n).reshape(B, n)
+        self.y, self.fixed_noise = data.Y, data.fixed_noise
         self.names = {id(p): name for name, p in mll.named_parameters()}
         # Priors on the kernel's hyperparameters and on the noise are evaluated on
         # the values this loss computes anyway, vectorized by prior family; any
@@ -89,14 +86,11 @@ class ScalarChoiceFusedLoss:
         model = getattr(mll, "model", None)
         kernel = getattr(model, "covar_module", None)
         eligible = (
-            type(mll) is ExactMarginalLogLikelihood
+            standard_exact_mll(mll) is None
             and type(kernel) is ScalarChoiceKernel
             and kernel.active_dims is None
             and type(model.mean_module) is ConstantMean
             and type(model.likelihood) in (GaussianLikelihood, FixedNoiseGaussianLikelihood)
-            and len(model.train_inputs) == 1
-            and not list(model.added_loss_terms())
-            and not any(n.startswith("input_transform") for n, _ in model.named_parameters())
         )
         return cls(mll) if eligible else None
 
