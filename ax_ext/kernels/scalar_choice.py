@@ -22,6 +22,7 @@ from ax_ext.kernels._functional import (
     paired_corr,
     scaled_l1_distance,
 )
+from ax_ext.kernels.columns import check_column_indices
 from ax_ext.kernels.priors import (
     LengthscalePriorSpec,
     default_lengthscale_mode,
@@ -43,24 +44,7 @@ _LENGTHSCALES = (
 
 
 def _check_dims(name: str, dims: Sequence[int] | None) -> list[int]:
-    if dims is None:
-        return []
-    if isinstance(dims, Tensor):
-        dims = dims.tolist()
-    out = []
-    for d in dims:
-        if isinstance(d, bool) or not isinstance(d, int) or d < 0:
-            raise UnsupportedError(
-                f"Expected {name} to be non-negative integer column indices, got "
-                f"{list(dims)!r}. Pass the positions of the columns in the kernel's "
-                "input (after `active_dims` selection, if any)."
-            )
-        out.append(int(d))
-    if len(set(out)) != len(out):
-        raise UnsupportedError(
-            f"Expected {name} without repeated columns, got {out!r}. List each column once."
-        )
-    return out
+    return [] if dims is None else check_column_indices(name, dims)
 
 
 def _as_index(dims: list[int]) -> slice | list[int]:
