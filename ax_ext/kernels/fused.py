@@ -34,6 +34,8 @@ import math
 import torch
 from torch import Tensor
 
+from ax_ext.kernels.hyperparameters import ScalarChoiceHyperparameters
+
 __all__ = ["ScalarChoiceCovariance", "choice_operand", "scalar_choice_covariance"]
 
 _SQRT5 = math.sqrt(5.0)
@@ -200,17 +202,29 @@ def scalar_choice_covariance(
     s: Tensor | None,
     choice: Tensor | None,
     binary: bool,
-    outputscale: Tensor,
-    fw: Tensor | None,
-    sw: Tensor | None,
-    l_fs: Tensor | None,
-    l_fc: Tensor | None,
-    l_js: Tensor | None,
-    l_jc: Tensor | None,
+    hp: ScalarChoiceHyperparameters,
     noise: Tensor | None = None,
 ) -> Tensor:
-    """Functional entry point of :class:`ScalarChoiceCovariance`; ``noise`` (``k x n``,
-    optional) is added to the diagonal."""
+    """The ``k x n x n`` training covariances of :class:`ScalarChoiceCovariance`.
+
+    Args:
+        s: ``k x n x d_s`` centered scalar columns, or None.
+        choice: From :func:`choice_operand`, or None.
+        binary: From :func:`choice_operand` (False without choice columns).
+        hp: The ``k`` members' hyperparameters, flattened: scalars ``k``,
+            lengthscales ``k x d``.
+        noise: ``k x n`` added to the diagonal, or None.
+    """
     return ScalarChoiceCovariance.apply(
-        s, choice, binary, outputscale, fw, sw, l_fs, l_fc, l_js, l_jc, noise
+        s,
+        choice,
+        binary,
+        hp.outputscale,
+        hp.factorized_weight,
+        hp.scalar_weight,
+        hp.factorized_scalar_lengthscale,
+        hp.factorized_choice_lengthscale,
+        hp.joint_scalar_lengthscale,
+        hp.joint_choice_lengthscale,
+        noise,
     )

@@ -23,6 +23,7 @@ from ax_ext.kernels._functional import (
     scaled_l1_distance,
 )
 from ax_ext.kernels.columns import check_column_indices
+from ax_ext.kernels.hyperparameters import ScalarChoiceHyperparameters
 from ax_ext.kernels.priors import (
     LengthscalePriorSpec,
     default_lengthscale_mode,
@@ -258,6 +259,11 @@ class ScalarChoiceKernel(Kernel):
                 self._param_setter(name),
             )
         self._set_hyperparameter(name, initial_value)
+
+    def hyperparameters(self) -> ScalarChoiceHyperparameters:
+        """The constrained hyperparameter values, as one typed view (``None`` for a
+        part this kernel does not have); differentiable, like the properties."""
+        return ScalarChoiceHyperparameters.from_getter(self._get_hyperparameter)
 
     def hyperparameter_of_prior(self, closure) -> str | None:
         """The name of the hyperparameter a prior's closure reads, if it is one of

@@ -33,6 +33,7 @@ from ax_ext.fit.dense import (
 from ax_ext.fit.stacked_priors import StackedLogPrior
 from ax_ext.kernels import ScalarChoiceKernel
 from ax_ext.kernels.fused import choice_operand, scalar_choice_covariance
+from ax_ext.kernels.hyperparameters import ScalarChoiceHyperparameters
 
 
 class ScalarChoiceFusedLoss:
@@ -137,19 +138,11 @@ class ScalarChoiceFusedLoss:
             noise = noise.expand(k, self.n)
         else:
             noise = self.fixed_noise if everyone else self.fixed_noise[members]
-        K = scalar_choice_covariance(  # noise on the diagonal
-            s,
-            choice,
-            kern.has_choice_part and self.binary,
-            hyper("outputscale"),
-            hyper("factorized_weight"),
-            hyper("scalar_weight"),
-            lengthscale("factorized_scalar_lengthscale"),
-            lengthscale("factorized_choice_lengthscale"),
-            lengthscale("joint_scalar_lengthscale"),
-            lengthscale("joint_choice_lengthscale"),
-            noise,
+        hp = ScalarChoiceHyperparameters.from_getter(
+            lambda name: lengthscale(name) if name.endswith("lengthscale") else hyper(name)
         )
+        binary = kern.has_choice_part and self.binary
+        K = scalar_choice_covariance(s, choice, binary, hp, noise)  # noise on the diagonal
         constant = self._value(params, model.mean_module, "raw_constant", members).reshape(k, 1)
         y = self.y if everyone else self.y[members]
         nll = gaussian_nll(K, y - constant)
