@@ -24,7 +24,9 @@ scalar gradients are batched dot products:
   ``dL / dl_d = (1 / l_d^2) sum_ij P_ij A_ijd``. :func:`choice_operand` picks.
 
 ``tests/kernels/test_fused.py`` checks values against the kernel module and the
-gradient with ``torch.autograd.gradcheck``.
+gradient with ``torch.autograd.gradcheck``. The hand-written backward is kept
+because it is measured to pay: ``benchmarks/fused_backward.py`` times it against
+the kernel module's forward with autograd (docs/fitting.md has the table).
 """
 
 from __future__ import annotations
