@@ -8,9 +8,13 @@ Ax-specific glue lives in submodules that are imported on demand.
 from __future__ import annotations
 
 from importlib import import_module
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-__version__ = "0.1.0"
+try:  # one source of truth: pyproject.toml's version, as installed
+    __version__ = version("ax-ext")
+except PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "ModelExpression",

@@ -194,15 +194,16 @@ def _member_numbers(model, kernel: ScalarChoiceKernel, names: list[str], idx: tu
     ranges = _scalar_ranges(model, data_idx, scalar_dims)
     lengthscales: dict[str, dict[str, float]] = {}
     original: dict[str, dict[str, float]] | None = None if ranges is None else {}
-    for name, part in kernel._lengthscale_names_and_parts():
+    hp = dict(kernel.hyperparameters().items())
+    for name, part in kernel.lengthscale_names_and_parts():
         key = name.removesuffix("_lengthscale")
-        values = getattr(kernel, name)[idx].detach().reshape(-1).tolist()
+        values = hp[name][idx].detach().reshape(-1).tolist()
         dims = scalar_dims if part == "scalar" else choice_dims
         lengthscales[key] = {names[c]: v for c, v in zip(dims, values)}
         if original is not None and part == "scalar":
             original[key] = {names[c]: v * ranges[c] for c, v in zip(dims, values)}
     weights = {
-        w: (None if getattr(kernel, w) is None else _scalar(getattr(kernel, w)[idx]))
+        w: (_scalar(hp[w][idx]) if w in hp else None)
         for w in ("factorized_weight", "scalar_weight")
     }
     likelihood = model.likelihood

@@ -5,10 +5,10 @@ default ``GreaterThan(0.025, transform=None)`` constraint is its own raw value, 
 bounded coordinate in which going from 1 to 10 is a step of 9 while going from
 0.1 to 1 is a step of 0.9; an outputscale under ``Positive()`` is
 ``softplus(raw)``, linear for large values. Scale parameters like these vary over
-orders of magnitude, and L-BFGS in such linear coordinates crawls: on a 59-point
-leave-one-out fold with 24 ARD lengthscales it takes about 1,200 iterations and
-often stops in a worse local optimum than the same algorithm in log coordinates
-takes in about 50 (``docs/fitting.md#coordinates``).
+orders of magnitude, and L-BFGS in such linear coordinates crawls: on a
+leave-one-out fold with a few dozen ARD lengthscales it takes many times the
+iterations it takes in log coordinates and often stops in a worse local optimum
+(``docs/fitting.md#coordinates`` has the measurements).
 
 :class:`Coordinates` maps the ``B x P`` raw rows of a
 :class:`~ax_ext.fit._params.MemberLayout` to unconstrained optimizer coordinates

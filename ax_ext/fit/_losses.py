@@ -41,7 +41,14 @@ from torch import Tensor
 
 from ax_ext.fit._lbfgs_types import MemberObjective
 from ax_ext.fit._params import MemberLayout
-from ax_ext.fit.dense import gaussian_nll, member_parameters, prior_log_prob, swap_parameters
+from ax_ext.fit.dense import (
+    exact_gp_data,
+    gaussian_nll,
+    member_parameters,
+    prior_log_prob,
+    standard_exact_mll,
+    swap_parameters,
+)
 from ax_ext.fit.protocol import supports_fused_member_loss
 
 logger = logging.getLogger(__name__)
@@ -79,16 +86,11 @@ def fused_loss(mll: MarginalLogLikelihood) -> MemberLoss | None:
 def subset_eligible(mll: MarginalLogLikelihood) -> str | None:
     """``None`` if the subset path takes ``mll``, else why not."""
     model = mll.model
-    if type(mll) is not ExactMarginalLogLikelihood:
-        return f"the MLL is a {type(mll).__name__}"
+    why_not = standard_exact_mll(mll)
+    if why_not is not None:
+        return why_not
     if getattr(type(model), "forward", None) is not SingleTaskGP.forward:
         return f"{type(model).__name__} has its own forward"
-    if len(getattr(model, "train_inputs", ())) != 1:
-        return "the model has several training inputs"
-    if list(model.added_loss_terms()):
-        return "the model adds loss terms"
-    if any(n.startswith("input_transform") for n, _ in model.named_parameters()):
-        return "the input transform has parameters"
     if gpytorch.settings.observation_nan_policy.value() != "ignore":
         return "GPyTorch's observation_nan_policy is not 'ignore'"
     for part in (model.covar_module, model.mean_module, model.likelihood):
@@ -117,18 +119,8 @@ class _SubsetLoss:
 
     def __init__(self, mll: ExactMarginalLogLikelihood, layout: MemberLayout) -> None:
         model = mll.model
-        B = layout.num_members
-        with torch.no_grad():
-            X = model.train_inputs[0]
-            if hasattr(model, "transform_inputs"):
-                X = model.transform_inputs(X)
-        n, d = X.shape[-2:]
-        self.X = X.expand(*layout.member_shape, n, d).reshape(B, n, d)
-        self.Y = model.train_targets.expand(*layout.member_shape, n).reshape(B, n)
-        self.fixed_noise = None
-        if isinstance(model.likelihood, FixedNoiseGaussianLikelihood):
-            noise = model.likelihood.noise_covar.noise
-            self.fixed_noise = noise.expand(*layout.member_shape, n).reshape(B, n)
+        data = exact_gp_data(model, layout.member_shape)
+        self.X, self.Y, self.fixed_noise = data.X, data.Y, data.fixed_noise
         self.mll = mll
         self.member_shape = layout.member_shape
         self.priors = list(model.named_priors())

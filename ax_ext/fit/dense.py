@@ -14,17 +14,22 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import torch
-from botorch.models.utils.priors import BetaPrior
 from gpytorch import settings
-from gpytorch.priors import GammaPrior, LogNormalPrior, NormalPrior, Prior
+from gpytorch.likelihoods import FixedNoiseGaussianLikelihood
+from gpytorch.mlls import ExactMarginalLogLikelihood, MarginalLogLikelihood
 from torch import Tensor
 from torch.nn import Module
 
+from ax_ext.fit.stacked_priors import log_density
+
 __all__ = [
+    "ExactGPData",
+    "exact_gp_data",
     "gaussian_nll",
-    "log_density",
+    "standard_exact_mll",
     "member_parameters",
     "prior_log_prob",
     "swap_parameters",
@@ -99,44 +104,6 @@ def gaussian_nll(K: Tensor, residual: Tensor) -> Tensor:
         tensor([1.8379, 1.8379, 1.8379], dtype=torch.float64)
     """
     return _GaussianNLL.apply(K, residual)
-
-
-_HALF_LOG_2PI = math.log(math.sqrt(2 * math.pi))
-
-
-def _normal_log_density(x: Tensor, loc: Tensor, scale: Tensor) -> Tensor:
-    # torch.distributions.Normal.log_prob's formula, operation for operation
-    return -((x - loc) ** 2) / (2 * scale**2) - scale.log() - _HALF_LOG_2PI
-
-
-def log_density(prior: Prior, x: Tensor) -> Tensor:
-    """``prior.log_prob(x)``, in closed form for BoTorch's usual priors.
-
-    LogNormal, Gamma, Normal and Beta priors without a ``transform`` are evaluated with
-    torch.distributions' own formulas, without its argument validation and
-    transform chain, which dominate a small model's loss.
-    """
-    if getattr(prior, "_transform", None) is None:
-        kind = type(prior)
-        if kind is LogNormalPrior:
-            log_x = x.log()
-            return _normal_log_density(log_x, prior.base_dist.loc, prior.base_dist.scale) - log_x
-        if kind is GammaPrior:
-            a, b = prior.concentration, prior.rate
-            x = x.to(b.dtype)  # as torch's Gamma.log_prob does
-            return torch.xlogy(a, b) + torch.xlogy(a - 1, x) - b * x - torch.lgamma(a)
-        if kind is NormalPrior:
-            return _normal_log_density(x, prior.loc, prior.scale)
-        if kind is BetaPrior:
-            # torch's Beta.log_prob: a Dirichlet on (x, 1 - x)
-            conc = prior._dirichlet.concentration
-            value = torch.stack([x, 1.0 - x], -1)
-            return (
-                torch.xlogy(conc - 1.0, value).sum(-1)
-                + torch.lgamma(conc.sum(-1))
-                - torch.lgamma(conc).sum(-1)
-            )
-    return prior.log_prob(x)
 
 
 def prior_log_prob(
@@ -221,3 +188,59 @@ def member_parameters(
             continue
         out[name] = p.detach().reshape(member_shape.numel(), *p.shape[nd:])[members]
     return out
+
+
+def standard_exact_mll(mll: MarginalLogLikelihood) -> str | None:
+    """``None`` if ``mll`` is an exact GP's plain marginal likelihood that a dense
+    member loss can reproduce, else why not (a sentence fragment).
+
+    Plain means: GPyTorch's ``ExactMarginalLogLikelihood`` itself, one training
+    input, no added loss terms and an input transform without parameters (applied
+    once, before the fit, by :func:`exact_gp_data`). The model's modules are for
+    the caller to check.
+    """
+    model = getattr(mll, "model", None)
+    if type(mll) is not ExactMarginalLogLikelihood:
+        return f"the MLL is a {type(mll).__name__}"
+    if len(getattr(model, "train_inputs", ())) != 1:
+        return "the model has several training inputs"
+    if list(model.added_loss_terms()):
+        return "the model adds loss terms"
+    if any(n.startswith("input_transform") for n, _ in model.named_parameters()):
+        return "the input transform has parameters"
+    return None
+
+
+@dataclass
+class ExactGPData:
+    """An exact GP's training data, one row per member (``B`` members).
+
+    Attributes:
+        X: ``B x n x d`` inputs, after the model's (fixed) input transform.
+        Y: ``B x n`` targets.
+        fixed_noise: ``B x n`` observation noise of a ``FixedNoiseGaussianLikelihood``,
+            else None.
+    """
+
+    X: Tensor
+    Y: Tensor
+    fixed_noise: Tensor | None
+
+
+def exact_gp_data(model: Module, member_shape: torch.Size) -> ExactGPData:
+    """The training data of ``model`` flattened to ``member_shape.numel()`` rows."""
+    B = int(member_shape.numel())
+    with torch.no_grad():
+        X = model.train_inputs[0]
+        if hasattr(model, "transform_inputs"):
+            X = model.transform_inputs(X)
+    n, d = X.shape[-2:]
+    fixed_noise = None
+    if isinstance(model.likelihood, FixedNoiseGaussianLikelihood):
+        noise = model.likelihood.noise_covar.noise
+        fixed_noise = noise.expand(*member_shape, n).reshape(B, n)
+    return ExactGPData(
+        X=X.expand(*member_shape, n, d).reshape(B, n, d),
+        Y=model.train_targets.expand(*member_shape, n).reshape(B, n),
+        fixed_noise=fixed_noise,
+    )

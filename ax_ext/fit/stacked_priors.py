@@ -20,7 +20,7 @@ from botorch.models.utils.priors import BetaPrior
 from gpytorch.priors import GammaPrior, LogNormalPrior, NormalPrior, Prior
 from torch import Tensor
 
-__all__ = ["StackedLogPrior"]
+__all__ = ["StackedLogPrior", "log_density"]
 
 _HALF_LOG_2PI = math.log(math.sqrt(2 * math.pi))  # as torch writes it
 
@@ -34,6 +34,50 @@ def _family(prior: Prior) -> str | None:
         GammaPrior: "gamma",
         BetaPrior: "beta",
     }.get(type(prior))
+
+
+def log_density(prior: Prior, x: Tensor) -> Tensor:
+    """``prior.log_prob(x)``, elementwise, in closed form for BoTorch's usual priors.
+
+    LogNormal, Gamma, Normal and Beta priors without a ``transform`` are evaluated
+    with torch.distributions' own formulas, operation for operation (so the bits
+    are those of ``prior.log_prob``), without its argument validation and
+    transform chain, which dominate a small model's loss; other priors with their
+    own ``log_prob``. :class:`StackedLogPrior` evaluates the same families with
+    the value-independent terms computed once instead (equal up to rounding).
+
+    Example:
+        >>> import torch
+        >>> from gpytorch.priors import GammaPrior
+        >>> x = torch.tensor([0.5, 2.0], dtype=torch.double)
+        >>> bool((log_density(GammaPrior(2.0, 0.15), x)
+        ...       == GammaPrior(2.0, 0.15).log_prob(x)).all())
+        True
+    """
+    family = _family(prior)
+    if family == "lognormal":
+        log_x = x.log()
+        return _normal_log_density(log_x, prior.base_dist.loc, prior.base_dist.scale) - log_x
+    if family == "normal":
+        return _normal_log_density(x, prior.loc, prior.scale)
+    if family == "gamma":
+        a, b = prior.concentration, prior.rate
+        x = x.to(b.dtype)  # as torch's Gamma.log_prob does
+        return torch.xlogy(a, b) + torch.xlogy(a - 1, x) - b * x - torch.lgamma(a)
+    if family == "beta":  # torch's Beta.log_prob: a Dirichlet on (x, 1 - x)
+        conc = prior._dirichlet.concentration
+        value = torch.stack([x, 1.0 - x], -1)
+        return (
+            torch.xlogy(conc - 1.0, value).sum(-1)
+            + torch.lgamma(conc.sum(-1))
+            - torch.lgamma(conc).sum(-1)
+        )
+    return prior.log_prob(x)
+
+
+def _normal_log_density(x: Tensor, loc: Tensor, scale: Tensor) -> Tensor:
+    # torch.distributions.Normal.log_prob's formula, operation for operation
+    return -((x - loc) ** 2) / (2 * scale**2) - scale.log() - _HALF_LOG_2PI
 
 
 def _parameters(prior: Prior, family: str, dtype: torch.dtype) -> tuple[list[Tensor], Tensor]:

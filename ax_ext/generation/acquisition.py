@@ -16,11 +16,9 @@ about a dozen times, and each round adds acquisition evaluations.
 10 of 512 raw samples instead of 20 of 1024; optimizes the continuous
 relaxation that picks the starting points for at most 30 iterations instead of
 100 (the alternating steps refine them); and evaluates up to 128 points per
-batch outside gradient steps (Ax's default 32; BoTorch's own 2048). On the 12
-workloads of ``benchmarks/acqf_budget.py`` (4-20 range parameters and 4
-choices, 20 or 60 trials) every budget reached the same acquisition value
-(largest gap 5e-9 in log-EI) and this one took under half of BoTorch's
-default's time (docs/generation.md has the table).
+batch outside gradient steps (Ax's default 32; BoTorch's own 2048).
+``benchmarks/acqf_budget.py`` compares the acquisition values and times of
+these budgets with BoTorch's default; docs/generation.md has the table.
 
 :class:`MixedBudgetAcquisition` applies this budget only when Ax picks
 ``optimize_acqf_mixed_alternating`` (other optimizers do not take these

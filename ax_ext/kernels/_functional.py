@@ -105,8 +105,7 @@ def scaled_l1_distance(x1: Tensor, x2: Tensor, ls: Tensor, diag: bool = False) -
 
 #: Largest ``... x n x m x d`` difference tensor :func:`paired_corr` materializes.
 #: Beyond about this size, memory traffic on that tensor costs more than the
-#: operations it saves (measured on a CPU: 0.9 vs 1.8 ms forward and backward
-#: for 3 x 60 points with 20 columns, 4.7 vs 3.8 ms for 32 such batches).
+#: operations it saves (a CPU measurement; docs/kernel.md has the numbers).
 PAIRED_MAX_ELEMENTS = 1 << 16
 
 

@@ -22,6 +22,8 @@ from ax_ext.kernels._functional import (
     paired_corr,
     scaled_l1_distance,
 )
+from ax_ext.kernels.columns import check_column_indices
+from ax_ext.kernels.hyperparameters import ScalarChoiceHyperparameters
 from ax_ext.kernels.priors import (
     LengthscalePriorSpec,
     default_lengthscale_mode,
@@ -43,24 +45,7 @@ _LENGTHSCALES = (
 
 
 def _check_dims(name: str, dims: Sequence[int] | None) -> list[int]:
-    if dims is None:
-        return []
-    if isinstance(dims, Tensor):
-        dims = dims.tolist()
-    out = []
-    for d in dims:
-        if isinstance(d, bool) or not isinstance(d, int) or d < 0:
-            raise UnsupportedError(
-                f"Expected {name} to be non-negative integer column indices, got "
-                f"{list(dims)!r}. Pass the positions of the columns in the kernel's "
-                "input (after `active_dims` selection, if any)."
-            )
-        out.append(int(d))
-    if len(set(out)) != len(out):
-        raise UnsupportedError(
-            f"Expected {name} without repeated columns, got {out!r}. List each column once."
-        )
-    return out
+    return [] if dims is None else check_column_indices(name, dims)
 
 
 def _as_index(dims: list[int]) -> slice | list[int]:
@@ -95,7 +80,9 @@ class ScalarChoiceKernel(Kernel):
     optimizer may evaluate a continuous relaxation); the training data are
     checked to be 0/1 by :class:`~ax_ext.models.ScalarChoiceGP`.
 
-    Priors (the defaults follow the anchor design and BoTorch):
+    Priors (the defaults follow the kernel of the outerloop post "Expressions are
+    Pragmatic Model Visualizations" and BoTorch's dimension-scaled priors, Hvarfner et al.,
+    2024):
 
     - lengthscales: dimension-scaled log-normal priors of a named strength, see
       :mod:`ax_ext.kernels.priors`; scalar and choice lengthscales separately;
@@ -135,6 +122,12 @@ class ScalarChoiceKernel(Kernel):
     """
 
     has_lengthscale = False  # four named lengthscales instead of one
+
+    @property
+    def is_stationary(self) -> bool:
+        """True: the covariance depends on ``x1 - x2`` only (GPyTorch's default reads
+        ``has_lengthscale``, which is False here because the lengthscales are named)."""
+        return True
 
     def __init__(
         self,
@@ -211,7 +204,7 @@ class ScalarChoiceKernel(Kernel):
             "scalar": (scalar_lengthscale_prior, scalar_lengthscale_constraint),
             "choice": (choice_lengthscale_prior, choice_lengthscale_constraint),
         }
-        for name, part in self._lengthscale_names_and_parts():
+        for name, part in self.lengthscale_names_and_parts():
             num = self.num_scalar_dims if part == "scalar" else self.num_choice_dims
             spec, constraint = specs[part]
             mode = default_lengthscale_mode(num)
@@ -226,7 +219,7 @@ class ScalarChoiceKernel(Kernel):
             )
 
     # ------------------------------------------------------------------ params
-    def _lengthscale_names_and_parts(self) -> list[tuple[str, str]]:
+    def lengthscale_names_and_parts(self) -> list[tuple[str, str]]:
         """The lengthscales this kernel has, with the part each belongs to."""
         out = []
         for name, part in _LENGTHSCALES:
@@ -245,7 +238,7 @@ class ScalarChoiceKernel(Kernel):
         names = ["outputscale"]
         if self.is_mixed:
             names += ["factorized_weight", "scalar_weight"]
-        return names + [n for n, _ in self._lengthscale_names_and_parts()]
+        return names + [n for n, _ in self.lengthscale_names_and_parts()]
 
     def _register(self, name, zeros, constraint, prior, initial_value) -> None:
         raw = f"raw_{name}"
@@ -266,6 +259,20 @@ class ScalarChoiceKernel(Kernel):
                 self._param_setter(name),
             )
         self._set_hyperparameter(name, initial_value)
+
+    def hyperparameters(self) -> ScalarChoiceHyperparameters:
+        """The constrained hyperparameter values, as one typed view (``None`` for a
+        part this kernel does not have); differentiable, like the properties."""
+        return ScalarChoiceHyperparameters.from_getter(self._get_hyperparameter)
+
+    def hyperparameter_of_prior(self, closure) -> str | None:
+        """The name of the hyperparameter a prior's closure reads, if it is one of
+        this kernel's (registered by :meth:`register_prior` above), else None.
+
+        The fused loss (``ax_ext.models``) computes these hyperparameters itself and
+        evaluates their priors on the values it already has.
+        """
+        return closure.name if isinstance(closure, _Getter) else None
 
     @staticmethod
     def _param_getter(name: str):

@@ -34,6 +34,8 @@ from botorch.models.transforms.input import InputTransform
 from torch import Tensor
 from torch.nn import Module
 
+from ax_ext.kernels.columns import check_column_indices
+
 ChoiceSpec = Mapping[int, int | Sequence[float]]
 
 
@@ -117,13 +119,9 @@ def check_categorical(train_X: Tensor, categorical_features: ChoiceSpec) -> dict
     """
     d = train_X.shape[-1]
     out: dict[int, list[float]] = {}
-    for col, spec in categorical_features.items():
-        if isinstance(col, bool) or not isinstance(col, int) or not -d <= col < d:
-            raise UnsupportedError(
-                f"categorical_features maps column {col!r}, but train_X has {d} columns; "
-                "expected integer column indices into train_X's last dimension."
-            )
-        out[col % d] = _values(col, spec)
+    columns = check_column_indices("categorical_features", list(categorical_features), width=d)
+    for col, spec in zip(columns, categorical_features.values()):
+        out[col] = _values(col, spec)
     for col, values in sorted(out.items()):
         column = train_X[..., col]
         allowed = torch.tensor(values, dtype=train_X.dtype, device=train_X.device)

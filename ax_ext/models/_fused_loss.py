@@ -23,15 +23,17 @@ from gpytorch.priors import LogNormalPrior
 from torch import Tensor
 
 from ax_ext.fit.dense import (
+    exact_gp_data,
     gaussian_nll,
     member_parameters,
     prior_log_prob,
+    standard_exact_mll,
     swap_parameters,
 )
 from ax_ext.fit.stacked_priors import StackedLogPrior
 from ax_ext.kernels import ScalarChoiceKernel
-from ax_ext.kernels._fused import choice_operand, scalar_choice_covariance
-from ax_ext.kernels.scalar_choice import _Getter
+from ax_ext.kernels.fused import choice_operand, scalar_choice_covariance
+from ax_ext.kernels.hyperparameters import ScalarChoiceHyperparameters
 
 
 class ScalarChoiceFusedLoss:
@@ -44,10 +46,9 @@ class ScalarChoiceFusedLoss:
         member_shape = model.train_targets.shape[:-1]
         self.shape = member_shape
         B = int(member_shape.numel())
-        with torch.no_grad():
-            X = model.transform_inputs(model.train_inputs[0])
-        n, d = X.shape[-2:]
-        X = X.expand(*member_shape, n, d).reshape(B, n, d)
+        data = exact_gp_data(model, member_shape)
+        X = data.X
+        n = X.shape[-2]
         self.B, self.n = B, n
         self.order = torch.arange(B, device=X.device)
         if kernel.has_scalar_part:
@@ -57,11 +58,7 @@ class ScalarChoiceFusedLoss:
         if kernel.has_choice_part:
             c = X[..., kernel.choice_dims]
             self.choice, self.binary = choice_operand(c)
-        self.y = model.train_targets.expand(*member_shape, n).reshape(B, n)
-        self.fixed_noise = None
-        if isinstance(model.likelihood, FixedNoiseGaussianLikelihood):
-            noise = model.likelihood.noise_covar.noise
-            self.fixed_noise = noise.expand(*member_shape, n).reshape(B, n)
+        self.y, self.fixed_noise = data.Y, data.fixed_noise
         self.names = {id(p): name for name, p in mll.named_parameters()}
         # Priors on the kernel's hyperparameters and on the noise are evaluated on
         # the values this loss computes anyway, vectorized by prior family; any
@@ -90,14 +87,11 @@ class ScalarChoiceFusedLoss:
         model = getattr(mll, "model", None)
         kernel = getattr(model, "covar_module", None)
         eligible = (
-            type(mll) is ExactMarginalLogLikelihood
+            standard_exact_mll(mll) is None
             and type(kernel) is ScalarChoiceKernel
             and kernel.active_dims is None
             and type(model.mean_module) is ConstantMean
             and type(model.likelihood) in (GaussianLikelihood, FixedNoiseGaussianLikelihood)
-            and len(model.train_inputs) == 1
-            and not list(model.added_loss_terms())
-            and not any(n.startswith("input_transform") for n, _ in model.named_parameters())
         )
         return cls(mll) if eligible else None
 
@@ -144,19 +138,11 @@ class ScalarChoiceFusedLoss:
             noise = noise.expand(k, self.n)
         else:
             noise = self.fixed_noise if everyone else self.fixed_noise[members]
-        K = scalar_choice_covariance(  # noise on the diagonal
-            s,
-            choice,
-            kern.has_choice_part and self.binary,
-            hyper("outputscale"),
-            hyper("factorized_weight"),
-            hyper("scalar_weight"),
-            lengthscale("factorized_scalar_lengthscale"),
-            lengthscale("factorized_choice_lengthscale"),
-            lengthscale("joint_scalar_lengthscale"),
-            lengthscale("joint_choice_lengthscale"),
-            noise,
+        hp = ScalarChoiceHyperparameters.from_getter(
+            lambda name: lengthscale(name) if name.endswith("lengthscale") else hyper(name)
         )
+        binary = kern.has_choice_part and self.binary
+        K = scalar_choice_covariance(s, choice, binary, hp, noise)  # noise on the diagonal
         constant = self._value(params, model.mean_module, "raw_constant", members).reshape(k, 1)
         y = self.y if everyone else self.y[members]
         nll = gaussian_nll(K, y - constant)
@@ -184,8 +170,8 @@ def _flat_prior(prior: Any, value: Tensor, B: int) -> Any:
 
 def _direct_key(module, closure, kernel: ScalarChoiceKernel, likelihood) -> str | None:
     """The hyperparameter a prior's closure reads, if the fused loss computes it."""
-    if module is kernel and isinstance(closure, _Getter):
-        return closure.name
+    if module is kernel:
+        return kernel.hyperparameter_of_prior(closure)
     noise_covar = getattr(likelihood, "noise_covar", None)
     if (
         type(likelihood) is GaussianLikelihood

@@ -13,6 +13,8 @@ from botorch.exceptions.errors import (
 )
 from torch import Tensor
 
+from ax_ext.kernels.columns import check_column_indices
+
 logger = logging.getLogger(__name__)
 
 #: The infix Ax's OneHot transform puts into one-hot column names.
@@ -104,23 +106,7 @@ def check_finite(**tensors: Tensor | None) -> None:
 
 
 def _as_index_list(name: str, dims: Sequence[int], d: int) -> list[int]:
-    if isinstance(dims, Tensor):
-        dims = dims.tolist()
-    out = []
-    for i in dims:
-        if isinstance(i, bool) or not isinstance(i, int):
-            raise UnsupportedError(
-                f"Expected {name} to be integer column indices, got {list(dims)!r}."
-            )
-        if not -d <= i < d:
-            raise UnsupportedError(
-                f"{name} contains column {i}, but train_X has {d} columns (valid "
-                f"indices are 0..{d - 1}). Pass indices into train_X's last dimension."
-            )
-        out.append(i % d)
-    if len(set(out)) != len(out):
-        raise UnsupportedError(f"{name} lists a column twice: {list(dims)!r}.")
-    return sorted(out)
+    return sorted(check_column_indices(name, dims, width=d))
 
 
 def is_binary_column(X: Tensor) -> Tensor:

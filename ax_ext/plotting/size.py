@@ -95,7 +95,8 @@ def cv_metric_by_size(
 
     For every size (ascending) and configuration, runs
     :func:`~ax_ext.cross_validation.loo_cross_validation` on the first ``size``
-    rows of ``X, Y``. This is the computation behind the seed's Chart 1
+    rows of ``X, Y``. This is the computation behind Chart 1 of the extended
+    material of the outerloop post "Expressions are Pragmatic Model Visualizations"
     (hold-one-out results of default, loose and looser lengthscale priors
     against data-set size); plot it with :func:`metric_vs_size`.
 
@@ -185,8 +186,9 @@ def metric_vs_size(
 ) -> go.Figure:
     r"""A cross-validation metric against data-set size, one line per configuration.
 
-    The seed's Chart 1: which model configuration predicts held-out trials best
-    at each data-set size.
+    Chart 1 of the extended material of the outerloop post "Expressions are
+    Pragmatic Model Visualizations": which model configuration predicts held-out
+    trials best at each data-set size.
 
     Args:
         results: The data frame of :func:`cv_metric_by_size` (columns ``config``,

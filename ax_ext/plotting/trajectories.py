@@ -43,8 +43,9 @@ def fitting_trajectories(
 ) -> go.Figure:
     r"""Each fitted model's loss after every optimizer step, with the mean overlaid.
 
-    The seed's Chart 2. With ax_ext's fitter every fold model is optimized on its
-    own, so each thin line only goes down; a model that converged early keeps
+    Chart 2 of the extended material of the outerloop post "Expressions are
+    Pragmatic Model Visualizations". With ax_ext's fitter every fold model is
+    optimized on its own, so each thin line only goes down; a model that converged early keeps
     its final loss for the mean (which is therefore the mean loss of all models
     at each step). Traces come from :attr:`~ax_ext.fit.MemberFitResult.loss_trace`
     (the attempt that was kept).

@@ -4,7 +4,8 @@ from botorch.models.utils.priors import BetaPrior
 from botorch.utils.testing import BotorchTestCase
 from gpytorch.priors import GammaPrior, HalfCauchyPrior, LogNormalPrior, NormalPrior
 
-from ax_ext.fit.dense import log_density, prior_log_prob
+from ax_ext.fit.dense import prior_log_prob
+from ax_ext.fit.stacked_priors import log_density
 from tests.fit.test_fit import DTYPES, _data
 
 

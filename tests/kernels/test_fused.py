@@ -4,7 +4,8 @@ import torch
 from botorch.utils.testing import BotorchTestCase
 
 from ax_ext.kernels import ScalarChoiceKernel
-from ax_ext.kernels._fused import choice_operand, scalar_choice_covariance
+from ax_ext.kernels.fused import choice_operand, scalar_choice_covariance
+from ax_ext.kernels.hyperparameters import ScalarChoiceHyperparameters
 
 from .test_scalar_choice import _mixed_inputs, _randomize
 
@@ -34,11 +35,10 @@ def _args(kernel, X, binary=True):
             else v.detach().clone().reshape(k, -1)
         )
 
-    return [s, choice, binary and choice is not None, get("outputscale", True),
-            get("factorized_weight", True), get("scalar_weight", True),
-            get("factorized_scalar_lengthscale"), get("factorized_choice_lengthscale"),
-            get("joint_scalar_lengthscale"),
-            get("joint_choice_lengthscale")]  # fmt: skip
+    hp = ScalarChoiceHyperparameters.from_getter(
+        lambda name: get(name, flat=not name.endswith("lengthscale"))
+    )
+    return s, choice, binary and choice is not None, hp
 
 
 CASES = (([0, 1, 2], [3, 4, 5, 6, 7]), ([0, 1, 2], []), ([], [3, 4, 5, 6, 7]))
@@ -62,11 +62,12 @@ class TestFusedCovariance(BotorchTestCase):
             with self.subTest(scalar=scalar, choice=choice, binary=binary):
                 kernel = _randomize(ScalarChoiceKernel(scalar, choice, batch_shape=torch.Size([2])))
                 X = _mixed_inputs(5, batch=(2,), seed=2)
-                args = _args(kernel.double(), X, binary)
-                fixed, hyper = args[:3], args[3:]
-                inputs = [h.requires_grad_(True) if h is not None else None for h in hyper]
+                *fixed, hp = _args(kernel.double(), X, binary)
+                names = [name for name, _ in hp.items()]
+                inputs = [v.requires_grad_(True) for _, v in hp.items()]
 
-                def f(*h, fixed=fixed):
-                    return scalar_choice_covariance(*fixed, *h)
+                def f(*h, fixed=fixed, names=names):
+                    view = ScalarChoiceHyperparameters(**dict(zip(names, h)))
+                    return scalar_choice_covariance(*fixed, view)
 
                 self.assertTrue(torch.autograd.gradcheck(f, inputs))

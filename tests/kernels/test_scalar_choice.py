@@ -205,6 +205,15 @@ class TestScalarChoiceKernel(BotorchTestCase):
         k.scalar_weight = torch.tensor([0.999, 0.001])
         self.assertTrue(((k.scalar_weight > 0) & (k.scalar_weight < 1)).all())
 
+    def test_is_stationary(self):
+        # the covariance depends on x1 - x2 only: shifting both inputs changes nothing
+        for dims in (([0, 1], [2, 3, 4]), ([0, 1], None), (None, [0, 1, 2])):
+            k = ScalarChoiceKernel(*dims)
+            self.assertTrue(k.is_stationary)
+        k = ScalarChoiceKernel([0, 1], None)
+        x = torch.rand(5, 2, generator=torch.Generator().manual_seed(0))
+        self.assertAllClose(k(x).to_dense(), k(x + 0.3).to_dense(), atol=1e-6)
+
     def test_pickle_with_priors(self):
         k = _randomize(
             ScalarChoiceKernel(

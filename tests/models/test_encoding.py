@@ -166,7 +166,9 @@ class TestCodedChoiceColumns(BotorchTestCase):
         X, Y = coded_data()
         with self.assertRaisesRegex(InputDataError, "holds \\[32.0"):
             ScalarChoiceGP(X, Y, categorical_features={3: 3})
-        with self.assertRaisesRegex(UnsupportedError, "maps column 7"):
+        with self.assertRaisesRegex(
+            UnsupportedError, "contains column 7, but the input has 4 columns"
+        ):
             ScalarChoiceGP(X, Y, categorical_features={7: 3})
         with self.assertRaisesRegex(UnsupportedError, "also in scalar_dims"):
             ScalarChoiceGP(X, Y, categorical_features={2: 3}, scalar_dims=[0, 1, 2])

@@ -147,7 +147,7 @@ class TestScalarChoiceGP(BotorchTestCase):
             )
             k = model.covar_module
             devs = []
-            for name, part in k._lengthscale_names_and_parts():
+            for name, part in k.lengthscale_names_and_parts():
                 mode = default_lengthscale_mode(4 if part == "scalar" else 2)
                 devs.append((getattr(k, name).detach().log() - math.log(mode)).abs().flatten())
             deviation[strength] = torch.cat(devs).mean().item()

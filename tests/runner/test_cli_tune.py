@@ -11,21 +11,21 @@ from ax_ext.cli import main
 from ax_ext.generation import load_client
 
 
-def _completed_in_db(path) -> int:
+def _count_in_db(path, status: TrialStatus) -> int:
     if not path.exists():
         return 0
     try:
         with sqlite3.connect(path, timeout=1) as db:
             (count,) = db.execute(
-                "SELECT count(*) FROM trial_v2 WHERE status = ?", (TrialStatus.COMPLETED.value,)
+                "SELECT count(*) FROM trial_v2 WHERE status = ?", (status.value,)
             ).fetchone()
     except sqlite3.OperationalError:  # tables not created yet, or locked
         return 0
     return count
 
 
-def _snapshot(path):
-    client = load_client(path, experiment_name="ax_ext:synthetic")
+def _snapshot(path, name):
+    client = load_client(path, experiment_name=f"ax_ext:{name}")
     experiment = client._experiment
     df = experiment.lookup_data().df
     losses = dict(zip(df["trial_index"], df["mean"]))
@@ -35,14 +35,55 @@ def _snapshot(path):
     }
 
 
+#: a problem whose first three evaluations finish and whose later ones wait for a file:
+#: the study is killed in a known state (3 completed, 2 running), whatever the timing
+GATED_PROBLEM = """
+import os
+import time
+from pathlib import Path
+
+from ax.api.configs import ChoiceParameterConfig, RangeParameterConfig
+
+from ax_ext.runner import Problem
+
+HERE = Path(__file__).parent
+
+
+def evaluate(params, seed):
+    fd = os.open(HERE / "started", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        os.write(fd, b"x")  # one atomic append per evaluation: its offset is its rank
+        rank = os.lseek(fd, 0, os.SEEK_CUR)
+    finally:
+        os.close(fd)
+    while rank > 3 and not (HERE / "release").exists():
+        time.sleep(0.05)
+    return {"loss": (params["x"] - 0.3) ** 2 + (params["kind"] == "b")}
+
+
+def gated():
+    return Problem(
+        name="gated",
+        parameters=[
+            RangeParameterConfig(name="x", parameter_type="float", bounds=(0.0, 1.0)),
+            ChoiceParameterConfig(name="kind", parameter_type="str", values=["a", "b"]),
+        ],
+        objective="loss",
+        minimize=True,
+        evaluate=evaluate,
+    )
+"""
+
+
 def test_tune_resumes_after_the_process_is_killed(tmp_path):
+    (tmp_path / "gated_problems.py").write_text(GATED_PROBLEM)
     storage = tmp_path / "study.db"
     cmd = [
         sys.executable,
         "-m",
         "ax_ext",
         "tune",
-        "synthetic",
+        "gated_problems:gated",
         "--trials",
         "7",
         "--workers",
@@ -56,26 +97,32 @@ def test_tune_resumes_after_the_process_is_killed(tmp_path):
     ]
     with open(tmp_path / "first.log", "w") as log:
         # its own process group: killing it takes the Dask scheduler and workers too
-        proc = subprocess.Popen(cmd, stdout=log, stderr=log, start_new_session=True)
+        proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=log, stderr=log, start_new_session=True)
         try:
             deadline = time.monotonic() + 120
-            while _completed_in_db(storage) < 3:
+            while not (
+                _count_in_db(storage, TrialStatus.COMPLETED) == 3
+                and _count_in_db(storage, TrialStatus.RUNNING) == 2
+            ):
                 assert proc.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
-                assert time.monotonic() < deadline, "no 3 completed trials within 120 s"
+                assert time.monotonic() < deadline, "not 3 completed and 2 running in 120 s"
                 time.sleep(0.1)
         finally:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-    _, before = _snapshot(storage)
+    _, before = _snapshot(storage, "gated")
     completed_before = {i: v for i, v in before.items() if v[0] == TrialStatus.COMPLETED}
-    assert 3 <= len(completed_before) < 7
     running_before = [i for i, v in before.items() if v[0] == TrialStatus.RUNNING]
+    # the state the kill met, read from the storage
+    assert len(completed_before) == 3 and len(running_before) == 2
+    assert len(before) == 5
 
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    (tmp_path / "release").touch()
+    res = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "Best trial" in res.stdout and "loss = " in res.stdout
 
-    experiment, after = _snapshot(storage)
+    experiment, after = _snapshot(storage, "gated")
     # nothing lost: every trial completed before the kill is unchanged
     for index, value in completed_before.items():
         assert after[index] == value
@@ -85,12 +132,13 @@ def test_tune_resumes_after_the_process_is_killed(tmp_path):
     statuses = [v[0] for v in after.values()]
     assert statuses.count(TrialStatus.COMPLETED) == 7
     assert TrialStatus.RUNNING not in statuses
-    assert len(after) == 7 + len(running_before)
+    assert len(after) == 7 + 2
     # nothing duplicated: one arm per trial, all different
     arms = [v[2] for v in after.values()]
     assert len(set(arms)) == len(arms)
     assert sorted(experiment.trials) == list(range(len(after)))
-    assert "2 trials already finished" not in res.stderr
+    assert "; 4 trials run now" in res.stdout
+    assert "trials already finished" not in res.stderr
 
 
 def test_tune_reports_bad_input_on_stderr(tmp_path, capsys):

@@ -24,7 +24,9 @@ scalar gradients are batched dot products:
   ``dL / dl_d = (1 / l_d^2) sum_ij P_ij A_ijd``. :func:`choice_operand` picks.
 
 ``tests/kernels/test_fused.py`` checks values against the kernel module and the
-gradient with ``torch.autograd.gradcheck``.
+gradient with ``torch.autograd.gradcheck``. The hand-written backward is kept
+because it is measured to pay: ``benchmarks/fused_backward.py`` times it against
+the kernel module's forward with autograd (docs/fitting.md has the table).
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ import math
 
 import torch
 from torch import Tensor
+
+from ax_ext.kernels.hyperparameters import ScalarChoiceHyperparameters
+
+__all__ = ["ScalarChoiceCovariance", "choice_operand", "scalar_choice_covariance"]
 
 _SQRT5 = math.sqrt(5.0)
 
@@ -147,8 +153,12 @@ class ScalarChoiceCovariance(torch.autograd.Function):
         else:
             corr = _exp_part(choice, binary, l_fc, n)
         ctx.parts = (has_s, has_c, binary)
-        ctx.saved = saved
-        ctx.save_for_backward(s, choice, outputscale, fw, sw, l_fs, l_fc, l_js, l_jc, corr)
+        # intermediates through save_for_backward too (torch checks they were not
+        # modified in place before backward); their names say which is which
+        ctx.saved_names = tuple(saved)
+        ctx.save_for_backward(
+            s, choice, outputscale, fw, sw, l_fs, l_fc, l_js, l_jc, corr, *saved.values()
+        )
         K = outputscale.view(-1, 1, 1) * corr
         if noise is not None:
             K.diagonal(dim1=-2, dim2=-1).add_(noise)
@@ -156,9 +166,9 @@ class ScalarChoiceCovariance(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, G):
-        s, choice, outputscale, fw, sw, l_fs, l_fc, l_js, l_jc, corr = ctx.saved_tensors
+        s, choice, outputscale, fw, sw, l_fs, l_fc, l_js, l_jc, corr, *rest = ctx.saved_tensors
         has_s, has_c, binary = ctx.parts
-        sv = ctx.saved
+        sv = dict(zip(ctx.saved_names, rest, strict=True))
         # K is symmetric: only the symmetric part of G counts. Gs = 2 sym(G); the
         # factor 1/2 goes into the per-member scalars below.
         Gs = G + G.transpose(-1, -2)
@@ -194,17 +204,29 @@ def scalar_choice_covariance(
     s: Tensor | None,
     choice: Tensor | None,
     binary: bool,
-    outputscale: Tensor,
-    fw: Tensor | None,
-    sw: Tensor | None,
-    l_fs: Tensor | None,
-    l_fc: Tensor | None,
-    l_js: Tensor | None,
-    l_jc: Tensor | None,
+    hp: ScalarChoiceHyperparameters,
     noise: Tensor | None = None,
 ) -> Tensor:
-    """Functional entry point of :class:`ScalarChoiceCovariance`; ``noise`` (``k x n``,
-    optional) is added to the diagonal."""
+    """The ``k x n x n`` training covariances of :class:`ScalarChoiceCovariance`.
+
+    Args:
+        s: ``k x n x d_s`` centered scalar columns, or None.
+        choice: From :func:`choice_operand`, or None.
+        binary: From :func:`choice_operand` (False without choice columns).
+        hp: The ``k`` members' hyperparameters, flattened: scalars ``k``,
+            lengthscales ``k x d``.
+        noise: ``k x n`` added to the diagonal, or None.
+    """
     return ScalarChoiceCovariance.apply(
-        s, choice, binary, outputscale, fw, sw, l_fs, l_fc, l_js, l_jc, noise
+        s,
+        choice,
+        binary,
+        hp.outputscale,
+        hp.factorized_weight,
+        hp.scalar_weight,
+        hp.factorized_scalar_lengthscale,
+        hp.factorized_choice_lengthscale,
+        hp.joint_scalar_lengthscale,
+        hp.joint_choice_lengthscale,
+        noise,
     )
