@@ -85,7 +85,7 @@ def model_and_cv_sections(
     cv_html = [
         _note(
             f"Leave-one-out cross-validation, every fold refitted: {metrics}. "
-            f"{len(cv.excluded)} trials left out (not completed or no finite value)."
+            f"{len(cv.excluded)} trials left out (running, abandoned or without a value to model)."
             f"{treatment} Values as the model sees them (clipped ones: triangles)."
         ),
         _figure_html(predicted_vs_observed(cv), "chart-predicted-vs-observed"),
