@@ -36,6 +36,7 @@ import os
 import platform
 import random
 import statistics
+import sys
 import time
 
 import torch
@@ -283,7 +284,8 @@ def main(argv: list[str] | None = None) -> None:
     results: dict = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
         "load_before": os.getloadavg()[0],
-        "command": "python benchmarks/outcome_treatment.py " + " ".join(argv or []),
+        "command": "python benchmarks/outcome_treatment.py "
+        + " ".join(sys.argv[1:] if argv is None else argv),
         "rows": [],
     }
     if args.part in ("loo", "both"):
