@@ -21,9 +21,11 @@ import torch
 from botorch.models.model import Model
 from torch import Tensor
 
+from ax_ext.cross_validation._outcome import model_data
 from ax_ext.cross_validation.loo import CrossValidationResult, loo_cross_validation
 from ax_ext.fit import fit_gpytorch_mll
 from ax_ext.models import ScalarChoiceGP
+from ax_ext.models.outcome import OutcomeTreatment, TreatedOutcomes
 
 __all__ = [
     "AxCrossValidationResult",
@@ -364,7 +366,8 @@ class AxCrossValidationResult(CrossValidationResult):
 
     ``observed``, ``mean`` and ``std`` are in the metric's original units (as
     reported to Ax; Ax's own cross-validation reports standardized values unless
-    asked to untransform).
+    asked to untransform), after the outcome treatment: a value clipped to the
+    Tukey fence is ``observed`` at the fence (``reported`` keeps what was reported).
 
     Attributes:
         metric_name: The cross-validated metric.
@@ -377,6 +380,12 @@ class AxCrossValidationResult(CrossValidationResult):
         minimize: Whether the experiment minimizes the metric (``None`` if the
             metric is not an objective).
         encoding: The :class:`SearchSpaceEncoding` used.
+        reported: The values as reported, one per point (``observed`` before the
+            treatment).
+        treated: The :class:`~ax_ext.models.outcome.TreatedOutcomes` (``None``
+            without a treatment).
+        imputed: The failed trials fitted at the imputed value (in every fold's
+            training set, never held out).
     """
 
     metric_name: str = ""
@@ -388,6 +397,9 @@ class AxCrossValidationResult(CrossValidationResult):
     excluded: list[ExcludedTrial] = field(default_factory=list)
     minimize: bool | None = None
     encoding: SearchSpaceEncoding | None = None
+    reported: Tensor | None = None
+    treated: TreatedOutcomes | None = None
+    imputed: list[ExcludedTrial] = field(default_factory=list)
 
     def to_dataframe(self) -> Any:
         """One row per point: ``trial_index, arm_name, fold, observed, mean, std`` and
@@ -426,6 +438,7 @@ def ax_cross_validation(
     trial_indices: Sequence[int] | None = None,
     seed: int = 0,
     dtype: torch.dtype = torch.float64,
+    outcome: OutcomeTreatment | None = OutcomeTreatment(),  # noqa: B008  (frozen)
 ) -> AxCrossValidationResult:
     r"""Cross-validate a model on an Ax experiment's data, refitting every fold.
 
@@ -433,10 +446,14 @@ def ax_cross_validation(
     would (:func:`encode_search_space`: range parameters scaled to [0, 1], log-scale
     ones in log10 space, unordered choices one-hot, fixed parameters dropped) and
     passed to :func:`~ax_ext.cross_validation.loo_cross_validation`. Observations
-    are modelled in their original units (the model standardizes them itself, as
-    ``ScalarChoiceGP`` and ``SingleTaskGP`` do by default), so the reported
-    ``observed``, ``mean`` and ``std`` are in the metric's units. Failed,
-    abandoned, still running and NaN trials are listed in ``excluded``.
+    go through ``outcome``, the treatment the BO node of
+    :func:`~ax_ext.generation.sobol_then_bo` applies (diverged values clipped to
+    the Tukey fence, failed trials imputed at a bad value and kept in every fold's
+    training set), and are modelled in their original units (the model
+    standardizes them itself, as ``ScalarChoiceGP`` and ``SingleTaskGP`` do by
+    default), so ``observed``, ``mean`` and ``std`` are in the metric's units.
+    Abandoned, still running (and, without imputation, failed and NaN) trials are
+    listed in ``excluded``.
 
     Args:
         experiment_or_client: An ``ax.core.experiment.Experiment`` or an
@@ -463,6 +480,9 @@ def ax_cross_validation(
         trial_indices: Only use these trials (e.g. a prefix, for learning curves).
         seed: Seed of the k-fold assignment.
         dtype: Floating point type of the model data.
+        outcome: The :class:`~ax_ext.models.outcome.OutcomeTreatment` (default:
+            the strategy's default); ``None`` fits the values as reported and
+            drops failed trials.
 
     Returns:
         An :class:`AxCrossValidationResult`.
@@ -499,20 +519,20 @@ def ax_cross_validation(
             f"{metric_name!r}."
         )
     encoding = encode_search_space(experiment.search_space)
-    rows, excluded, _ = experiment_data(experiment, metric_name)
+    rows, excluded, failed = experiment_data(experiment, metric_name)
     if trial_indices is not None:
         keep = set(trial_indices)
         rows = [r for r in rows if r.trial_index in keep]
+        failed = [r for r in failed if r.trial_index in keep]
     if len(rows) < 2:
         raise UserInputError(
             f"Cross-validation needs at least 2 completed trials with finite "
             f"{metric_name!r}, got {len(rows)} (excluded: "
             f"{[(e.trial_index, e.reason) for e in excluded]!r}). Complete more trials."
         )
-    X = torch.tensor([encoding.encode(r.parameters) for r in rows], dtype=dtype)
-    Y = torch.tensor([[r.mean] for r in rows], dtype=dtype)
-    sems = torch.tensor([[r.sem] for r in rows], dtype=dtype)
-    Yvar = sems.square() if use_sem and bool(sems.isfinite().all()) else None
+    minimize = objective_minimizes(experiment, metric_name)
+    data = model_data(rows, failed, encoding.encode, outcome, minimize, use_sem, dtype)
+    imputed = {(r.trial_index, r.arm_name) for r in data.imputed_rows}
     kwargs = dict(model_kwargs or {})
     accepted = inspect.signature(model_cls).parameters
     defaults = {
@@ -526,9 +546,9 @@ def ax_cross_validation(
                 kwargs[key] = value
     res = loo_cross_validation(
         model_cls,
-        X,
-        Y,
-        Yvar,
+        data.X,
+        data.Y,
+        data.Yvar,
         folds=folds,
         refit=refit,
         warm_start=warm_start,
@@ -537,6 +557,7 @@ def ax_cross_validation(
         model_kwargs=kwargs,
         observation_noise=observation_noise,
         seed=seed,
+        holdout=data.holdout,
     )
     return AxCrossValidationResult(
         **{f: getattr(res, f) for f in res.__dataclass_fields__},
@@ -545,8 +566,11 @@ def ax_cross_validation(
         arm_name=[r.arm_name for r in rows],
         parameters=[r.parameters for r in rows],
         feature_names=list(encoding.feature_names),
-        train_X=X,
-        excluded=excluded,
-        minimize=objective_minimizes(experiment, metric_name),
+        train_X=data.X[: len(rows)],
+        excluded=[e for e in excluded if (e.trial_index, e.arm_name) not in imputed],
+        minimize=minimize,
         encoding=encoding,
+        reported=data.reported,
+        treated=data.treated,
+        imputed=[e for e in excluded if (e.trial_index, e.arm_name) in imputed],
     )

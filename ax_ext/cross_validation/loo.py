@@ -61,6 +61,7 @@ class CrossValidationResult:
 
 
 def _fold_assignment(n: int, folds: int | None, seed: int) -> Tensor:
+    """Fold of each of ``n`` points."""
     if folds is None or folds == n:
         return torch.arange(n)
     if not 2 <= folds <= n:
@@ -96,6 +97,7 @@ def loo_cross_validation(
     model_kwargs: dict[str, Any] | None = None,
     observation_noise: bool = True,
     seed: int = 0,
+    holdout: Tensor | None = None,
 ) -> CrossValidationResult:
     r"""Cross-validate a BoTorch model class on data, refitting every fold's hyperparameters.
 
@@ -127,9 +129,13 @@ def loo_cross_validation(
             ``scalar_dims``).
         observation_noise: Include the observation noise in the predictive std.
         seed: Seed of the fold assignment for k-fold.
+        holdout: Optional ``n`` booleans: only these points are held out (and
+            reported); the others are in every fold's training set (e.g. the
+            imputed values of failed trials, which are not observations to
+            predict).
 
     Returns:
-        A :class:`CrossValidationResult`.
+        A :class:`CrossValidationResult` (of the held-out points only).
 
     Example:
         >>> import torch
@@ -150,7 +156,13 @@ def loo_cross_validation(
     n = train_X.shape[0]
     model_kwargs = dict(model_kwargs or {})
     fit_kwargs = dict(fit_kwargs or {})
-    assignment = _fold_assignment(n, folds, seed)
+    held = torch.ones(n, dtype=torch.bool) if holdout is None else holdout.reshape(-1).bool()
+    if holdout is not None and (held.numel() != n or int(held.sum()) < 2):
+        raise UnsupportedError(
+            f"Expected holdout to be {n} booleans with at least 2 True, got {held.tolist()!r}."
+        )
+    assignment = torch.full((n,), -1, dtype=torch.long)  # -1: always in training
+    assignment[held] = _fold_assignment(int(held.sum()), folds, seed)
     num_folds = int(assignment.max()) + 1
     extra = {} if train_Yvar is None else {"train_Yvar": train_Yvar}
     full = model_cls(train_X, train_Y, **extra, **model_kwargs)
@@ -158,7 +170,7 @@ def loo_cross_validation(
     full_fit = get_fit_result(full)
     mean, std = torch.empty(n, dtype=train_Y.dtype), torch.empty(n, dtype=train_Y.dtype)
     fold_fits = []
-    sizes = torch.bincount(assignment, minlength=num_folds)
+    sizes = torch.bincount(assignment[held], minlength=num_folds)
     for size in sorted(set(sizes.tolist())):
         group = (sizes == size).nonzero().flatten().tolist()
         train_idx = [(assignment != f).nonzero().flatten() for f in group]
@@ -191,12 +203,13 @@ def loo_cross_validation(
         for f, idx in enumerate(test_idx):
             mean[idx] = post.mean[f, :, 0].to(mean)
             std[idx] = post.variance[f, :, 0].clamp_min(0).sqrt().to(std)
-    observed = train_Y[:, 0].detach().clone()
+    observed = train_Y[held, 0].detach().clone()
+    mean, std = mean[held], std[held]
     return CrossValidationResult(
         observed=observed,
         mean=mean,
         std=std,
-        fold=assignment,
+        fold=assignment[held],
         metrics=cv_metrics(observed, mean, std),
         fold_fits=fold_fits,
         full_fit=full_fit,

@@ -1,8 +1,8 @@
 """Ax generation strategies: Sobol exploration, then BO with ``ScalarChoiceGP``.
 
 Importing this module imports Ax and adds ax_ext's own classes to Ax's registries
-(see :mod:`ax_ext.generation._registration`): ``UnorderedChoiceEncode`` to
-the transform registry, ``ScalarChoiceGP``,
+(see :mod:`ax_ext.generation._registration`): ``UnorderedChoiceEncode`` and
+``TreatOutcomes`` to the transform registry, ``ScalarChoiceGP``,
 ``ScalarChoiceKernel`` and ``MixedBudgetAcquisition`` to the storage registry,
 ``LOOQualityGate`` to the JSON encoder/decoder registries, and a model input
 constructor for ``ScalarChoiceGP``.
@@ -18,6 +18,7 @@ from ax_ext.generation.acquisition import (
     with_mixed_alternating_budget,
 )
 from ax_ext.generation.gate import LOOQualityGate
+from ax_ext.generation.outcome import TreatOutcomes
 from ax_ext.generation.quiet import quiet_ax
 from ax_ext.generation.storage import load_client, save_client, sqlite_storage_config
 from ax_ext.generation.strategy import (
@@ -42,6 +43,7 @@ __all__ = [
     "MIXED_ALTERNATING_OPTIONS",
     "MixedBudgetAcquisition",
     "SOBOL",
+    "TreatOutcomes",
     "UNORDERED_SUFFIX",
     "UnorderedChoiceEncode",
     "default_num_sobol_trials",

@@ -2,7 +2,8 @@
 
 What is registered, and nothing else:
 
-* :class:`~ax_ext.generation.UnorderedChoiceEncode` in Ax's transform registry
+* :class:`~ax_ext.generation.UnorderedChoiceEncode` and
+  :class:`~ax_ext.generation.TreatOutcomes` in Ax's transform registry
   (``ax.storage.transform_registry.register_transform``);
 * ``ScalarChoiceGP``, ``ScalarChoiceKernel`` and ``MixedBudgetAcquisition`` in
   Ax's BoTorch-modular storage registry
@@ -48,6 +49,7 @@ from botorch.utils.datasets import SupervisedDataset
 
 from ax_ext.generation.acquisition import MixedBudgetAcquisition
 from ax_ext.generation.gate import LOOQualityGate
+from ax_ext.generation.outcome import TreatOutcomes
 from ax_ext.generation.strategy import SupportedSearchSpace
 from ax_ext.generation.transforms import UnorderedChoiceEncode, original_name
 from ax_ext.kernels import ScalarChoiceKernel
@@ -103,6 +105,7 @@ def _scalar_choice_gp_inputs(
 
 
 register_transform(UnorderedChoiceEncode)
+register_transform(TreatOutcomes)
 register_model(ScalarChoiceGP)
 register_kernel(ScalarChoiceKernel)
 register_acquisition(MixedBudgetAcquisition)

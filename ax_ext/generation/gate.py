@@ -10,6 +10,8 @@ from ax.core.base_trial import TrialStatus
 from ax.exceptions.core import UserInputError
 from ax.generation_strategy.transition_criterion import TransitionCriterion
 
+from ax_ext.models.outcome import OutcomeTreatment
+
 if TYPE_CHECKING:
     from ax.core.experiment import Experiment
     from ax.generation_strategy.generation_node import GenerationNode
@@ -43,6 +45,9 @@ class LOOQualityGate(TransitionCriterion):
             or ``"coverage_95"``.
         model_kwargs: Keyword arguments for ``ScalarChoiceGP`` (e.g. the lengthscale
             prior strengths the BO node uses).
+        outcome: The :meth:`~ax_ext.models.outcome.OutcomeTreatment.to_config` of
+            the outcome treatment (the BO node's; default ``OutcomeTreatment()``'s):
+            the gate judges the model the BO node would fit.
         continue_trial_generation: As in Ax's ``TransitionCriterion``.
 
     Example:
@@ -60,7 +65,9 @@ class LOOQualityGate(TransitionCriterion):
         criterion: str = "rank_correlation",
         model_kwargs: dict[str, Any] | None = None,
         continue_trial_generation: bool | None = False,
+        outcome: dict[str, Any] | None = None,
     ) -> None:
+
         if criterion not in _CRITERIA:
             raise UserInputError(f"Expected criterion to be one of {_CRITERIA}, got {criterion!r}.")
         if not isinstance(min_trials, int) or min_trials < 3:
@@ -78,6 +85,7 @@ class LOOQualityGate(TransitionCriterion):
         self.metric_name = metric_name
         self.criterion = criterion
         self.model_kwargs = dict(model_kwargs or {})
+        self.outcome = OutcomeTreatment.from_config(outcome).to_config()
         self.last_value: float | None = None
         self.last_num_trials: int = 0
         self.last_logged: int = -1
@@ -110,7 +118,7 @@ class LOOQualityGate(TransitionCriterion):
         completed = experiment.trial_indices_by_status[TrialStatus.COMPLETED]
         values = []
         for name in self._metric_names(experiment):
-            rows = experiment_data(experiment, name)[0]
+            rows, _, failed = experiment_data(experiment, name)
             n = len(rows)
             self.last_num_trials = n
             if n < self.min_trials:
@@ -120,12 +128,17 @@ class LOOQualityGate(TransitionCriterion):
                 )
                 logger.info("LOOQualityGate: %s.", self.last_reason)
                 return False
-            key = (name, tuple(sorted((r.trial_index, r.mean) for r in rows)))
+            failures = tuple((r.trial_index, r.status) for r in failed)
+            key = (name, tuple(sorted((r.trial_index, r.mean) for r in rows)), failures)
             if key not in self._cache:
                 # folds warm-started from the full-data fit: on the small data sets a
                 # gate sees, extra cold starts cost 10-20x more and change little
                 result = ax_cross_validation(
-                    experiment, name, model_kwargs=self.model_kwargs, warm_start="full"
+                    experiment,
+                    name,
+                    model_kwargs=self.model_kwargs,
+                    warm_start="full",
+                    outcome=OutcomeTreatment.from_config(self.outcome),
                 )
                 if len(self._cache) > 16:
                     self._cache.clear()

@@ -8,6 +8,7 @@ from typing import Any
 
 from ax.adapter.registry import Generators, Mixed_transforms, Y_trans
 from ax.adapter.transforms.choice_encode import ChoiceToNumericChoice
+from ax.adapter.transforms.winsorize import Winsorize
 from ax.core.base_trial import TrialStatus
 from ax.core.experiment import Experiment
 from ax.core.parameter import ChoiceParameter, FixedParameter, RangeParameter
@@ -27,9 +28,11 @@ from botorch.acquisition import AcquisitionFunction
 
 from ax_ext.generation.acquisition import MixedBudgetAcquisition
 from ax_ext.generation.gate import LOOQualityGate
+from ax_ext.generation.outcome import TreatOutcomes
 from ax_ext.generation.transforms import UnorderedChoiceEncode
 from ax_ext.kernels.priors import LENGTHSCALE_PRIOR_STRENGTHS
 from ax_ext.models import ScalarChoiceGP
+from ax_ext.models.outcome import OutcomeTreatment
 from ax_ext.models.prior_selection import AUTO
 
 #: The lengthscale prior names the strategy takes (and Ax's stores keep).
@@ -49,10 +52,11 @@ logger = logging.getLogger(__name__)
 
 SOBOL, BO = "Sobol", "BO"
 #: The BO node's Ax transforms: Ax's ``BO_MIXED`` ones, with
-#: :class:`~ax_ext.generation.UnorderedChoiceEncode` for ``ChoiceToNumericChoice``.
+#: :class:`~ax_ext.generation.UnorderedChoiceEncode` for ``ChoiceToNumericChoice`` and
+#: :class:`~ax_ext.generation.TreatOutcomes` (ax_ext's outcome treatment) for ``Winsorize``.
 BO_TRANSFORMS = [
     UnorderedChoiceEncode if t is ChoiceToNumericChoice else t for t in Mixed_transforms
-] + list(Y_trans)
+] + [TreatOutcomes if t is Winsorize else t for t in Y_trans]
 #: Node names used by the quality-gated variant: the name on a trial says why BO began.
 BO_GATE_PASSED, BO_BUDGET_SPENT = "BO:quality_gate_passed", "BO:sobol_budget_spent"
 
@@ -217,6 +221,7 @@ def sobol_then_bo(
     quality_gate: float | None = None,
     quality_criterion: str = "rank_correlation",
     max_sobol_trials: int | None = None,
+    outcome: OutcomeTreatment | None = None,
     name: str | None = None,
 ) -> GenerationStrategy:
     r"""Quasi-random Sobol exploration, then BO with ``ScalarChoiceGP``.
@@ -234,8 +239,11 @@ def sobol_then_bo(
     ``ScalarChoiceGP.custom_fit``, i.e. ax_ext's fitter.
 
     Failed and abandoned trials do not count towards ``num_sobol_trials`` (unless
-    ``count_failed_trials``), so Sobol replaces them; trials without a finite
-    value are not modelled. BO starts once ``num_sobol_trials`` Sobol trials have
+    ``count_failed_trials``), so Sobol replaces them. The BO model and the quality
+    gate see the objective through ``outcome``
+    (:class:`~ax_ext.models.outcome.OutcomeTreatment`): diverged values clipped to
+    the Tukey fence, failed trials imputed at a bad value (abandoned ones are not
+    modelled). BO starts once ``num_sobol_trials`` Sobol trials have
     been generated and at least ``min_completed_trials`` trials have data; until
     then Sobol continues (Ax logs each generation's node).
 
@@ -287,6 +295,10 @@ def sobol_then_bo(
             or ``"coverage_95"``.
         max_sobol_trials: With the gate, the Sobol budget after which BO starts
             anyway; default ``3 * num_sobol_trials``.
+        outcome: How diverged and failed trials reach the model (BO node and
+            gate); default ``OutcomeTreatment()`` (winsorize, impute failed
+            trials). ``OutcomeTreatment(failed_trials="drop")`` leaves failed
+            trials out, as Ax does.
         name: The strategy's name.
 
     Returns:
@@ -326,6 +338,13 @@ def sobol_then_bo(
     if min_completed_trials is None:
         min_completed_trials = min(num_sobol_trials, max(3, num_sobol_trials // 2))
     _check_int("min_completed_trials", min_completed_trials, 1)
+    if outcome is None:
+        outcome = OutcomeTreatment()
+    elif not isinstance(outcome, OutcomeTreatment):
+        raise UserInputError(
+            f"Expected outcome to be an ax_ext.models.outcome.OutcomeTreatment or None, got "
+            f"{type(outcome).__name__}."
+        )
     if max_parallelism is not None:
         _check_int("max_parallelism", max_parallelism, 1)
     config = scalar_choice_model_config(
@@ -370,6 +389,7 @@ def sobol_then_bo(
             min_trials=max(3, min_completed_trials),
             criterion=quality_criterion,
             model_kwargs=gate_kwargs,
+            outcome=outcome.to_config(),
         )
         budget = [
             MinTrials(
@@ -396,6 +416,7 @@ def sobol_then_bo(
         "transforms": BO_TRANSFORMS,
         "surrogate_spec": SurrogateSpec(model_configs=[config]),
         "acquisition_class": MixedBudgetAcquisition,
+        "transform_configs": {TreatOutcomes.__name__: outcome.to_config()},
     }
     if acquisition_function is not None:
         bo_kwargs["botorch_acqf_class"] = acquisition_function

@@ -61,14 +61,18 @@ def predicted_vs_observed(
     arm_name = getattr(cv_result, "arm_name", None) or []
     parameters = getattr(cv_result, "parameters", None) or []
     fold = cv_result.fold.tolist()
-    text, colors = [], []
+    reported = getattr(cv_result, "reported", None)
+    reported = observed if reported is None else reported.detach().double().cpu().tolist()
+    text, colors, symbols = [], [], []
     for i in range(n):
         inside = abs(observed[i] - mean[i]) <= z * std[i]
         colors.append(POINT if inside else BAD)
+        symbols.append("circle" if reported[i] == observed[i] else "triangle-up")
         head = f"trial {trial_index[i]} ({arm_name[i]})" if trial_index else f"point {i}"
         lines = [
             f"<b>{head}</b>",
-            f"observed: {fmt(observed[i])}",
+            f"observed: {fmt(observed[i])}"
+            + ("" if reported[i] == observed[i] else f" (reported {fmt(reported[i])}, clipped)"),
             f"predicted: {fmt(mean[i])} ± {fmt(z * std[i])}",
             f"fold: {fold[i]}" + ("" if inside else " (outside interval)"),
         ]
@@ -80,7 +84,12 @@ def predicted_vs_observed(
         y=mean,
         mode="markers",
         name="held-out predictions",
-        marker={"color": colors, "size": 8, "line": {"width": 0.5, "color": "white"}},
+        marker={
+            "color": colors,
+            "symbol": symbols,
+            "size": 8,
+            "line": {"width": 0.5, "color": "white"},
+        },
         error_y={
             "type": "data",
             "array": [z * s for s in std],

@@ -69,11 +69,15 @@ def model_and_cv_sections(
     if model is None:
         model = _fit_full_model(cv, get_experiment(client), fit_kwargs)
     expression = model_expression(model)
+    treatment = (
+        "" if cv.treated is None else " Outcome treatment: " + cv.treated.describe(cv.reported)
+    )
     model_html = (
         _note(
             f"ScalarChoiceGP fitted to the {len(cv.trial_index)} completed trials "
+            f"{f'and {len(cv.imputed)} failed ones ' if cv.imputed else ''}"
             "(range parameters scaled to [0, 1], log-scale ones in log space, unordered "
-            "choices one-hot)."
+            f"choices one-hot), as the BO node fits it.{treatment}"
         )
         + f'<div id="model-expression">{expression._repr_html_()}</div>'
     )
@@ -81,7 +85,8 @@ def model_and_cv_sections(
     cv_html = [
         _note(
             f"Leave-one-out cross-validation, every fold refitted: {metrics}. "
-            f"{len(cv.excluded)} trials left out (not completed or no finite value)."
+            f"{len(cv.excluded)} trials left out (running, abandoned or without a value to model)."
+            f"{treatment} Values as the model sees them (clipped ones: triangles)."
         ),
         _figure_html(predicted_vs_observed(cv), "chart-predicted-vs-observed"),
     ]

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
         "prior_selection.py",
         "fused_backward.py",
         "loose_priors.py",
+        "outcome_treatment.py",
     ],
 )
 def test_benchmark_script_smoke(script, tmp_path):

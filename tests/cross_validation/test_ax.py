@@ -89,7 +89,8 @@ class TestAxCrossValidation(BotorchTestCase):
         super().setUpClass()
         cls.client = make_client()
         cls.experiment = cls.client._experiment
-        cls.result = ax_cross_validation(cls.client, warm_start=False, fit_kwargs=FIT)
+        # the values as reported, failures dropped: the mechanics against hand-made references
+        cls.result = ax_cross_validation(cls.client, warm_start=False, fit_kwargs=FIT, outcome=None)
 
     def test_encoding(self):
         enc = encode_search_space(self.experiment.search_space)
@@ -139,6 +140,17 @@ class TestAxCrossValidation(BotorchTestCase):
         self.assertIn("opt", df.columns)
         self.assertEqual(len(res.excluded_dataframe()), 3)
 
+    def test_default_treatment_imputes_the_failed_and_nan_trials(self):
+        res = ax_cross_validation(self.client, warm_start="full", fit_kwargs=FIT)
+        self.assertEqual(len(res.trial_index), 12)  # the held-out points: observed trials only
+        self.assertEqual(sorted(e.trial_index for e in res.imputed), [1, 7])
+        self.assertEqual([e.trial_index for e in res.excluded], [4])  # abandoned
+        self.assertEqual(res.full_model.train_inputs[0].shape[-2], 14)
+        self.assertTrue(bool((res.treated.imputed >= res.reported.max()).all()))
+        self.assertTrue(
+            torch.equal(res.observed[~res.treated.clipped], res.reported[~res.treated.clipped])
+        )
+
     def test_loo_matches_fold_by_fold_reference(self):
         res = self.result
         kwargs = {"scalar_dims": [0, 1, 2, 6, 7], "choice_dims": [3, 4, 5]}
@@ -152,7 +164,7 @@ class TestAxCrossValidation(BotorchTestCase):
 
     def test_k_fold(self):
         res = ax_cross_validation(
-            self.experiment, "loss", folds=3, warm_start=False, fit_kwargs=FIT, seed=1
+            self.experiment, "loss", folds=3, warm_start=False, fit_kwargs=FIT, seed=1, outcome=None
         )
         self.assertEqual(sorted(torch.bincount(res.fold).tolist()), [4, 4, 4])
         kwargs = {"scalar_dims": [0, 1, 2, 6, 7], "choice_dims": [3, 4, 5]}

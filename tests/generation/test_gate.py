@@ -5,9 +5,11 @@ from ax.api.configs import ChoiceParameterConfig, RangeParameterConfig
 from ax.exceptions.core import UserInputError
 from ax.storage.json_store.decoder import object_from_json
 from ax.storage.json_store.encoder import object_to_json
+from botorch.exceptions.errors import UnsupportedError
 from botorch.utils.testing import BotorchTestCase
 
 from ax_ext.generation import BO_BUDGET_SPENT, BO_GATE_PASSED, SOBOL, LOOQualityGate, sobol_then_bo
+from ax_ext.models.outcome import OutcomeTreatment
 from tests.generation._problem import FAST_ACQF, loss, make_client, node_names, run_trials
 
 
@@ -95,6 +97,29 @@ class TestLOOQualityGate(BotorchTestCase):
             (0.4, 6, {"a": "loose"}),
         )
 
+    def test_outcome_treatment_is_the_strategys_and_is_stored(self):
+        gs = sobol_then_bo(
+            num_sobol_trials=4, quality_gate=0.5, outcome=OutcomeTreatment(failed_trials="drop")
+        )
+        gate = next(c for c in gs._nodes[0].transition_criteria if isinstance(c, LOOQualityGate))
+        self.assertEqual(gate.outcome, {"winsorize": True, "failed_trials": "drop"})
+        restored = object_from_json(object_to_json(gate))
+        self.assertEqual(restored.outcome, gate.outcome)
+        self.assertEqual(LOOQualityGate(transition_to="BO").outcome["failed_trials"], "impute")
+
+    def test_a_new_failure_is_a_new_data_set(self):
+        # a failed trial changes the model's data (imputed), so the cached value is not reused
+        client = make_client(fixed=False)
+        client.set_generation_strategy(sobol_then_bo(client, num_sobol_trials=8))
+        run_trials(client, 6)
+        gate = LOOQualityGate(transition_to="BO", min_trials=5, threshold=-1.0)
+        gate.is_met(client._experiment, curr_node=None)
+        gate._cache = dict.fromkeys(gate._cache, 42.0)
+        ((index, _),) = client.get_next_trials(max_trials=1).items()
+        client.mark_trial_failed(index, failed_reason="diverged")
+        gate.is_met(client._experiment, curr_node=None)
+        self.assertNotEqual(gate.last_value, 42.0)
+
     def test_bad_arguments(self):
         with self.assertRaisesRegex(UserInputError, "criterion"):
             LOOQualityGate(transition_to="BO", criterion="r2")
@@ -102,6 +127,8 @@ class TestLOOQualityGate(BotorchTestCase):
             LOOQualityGate(transition_to="BO", min_trials=2)
         with self.assertRaisesRegex(UserInputError, "finite threshold"):
             LOOQualityGate(transition_to="BO", threshold=float("nan"))
+        with self.assertRaisesRegex(UnsupportedError, "failed_trials"):
+            LOOQualityGate(transition_to="BO", outcome={"failed_trials": "zero"})
 
     def test_objective_used(self):
         # the default metric is the objective's

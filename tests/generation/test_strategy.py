@@ -73,9 +73,10 @@ class TestSobolThenBO(BotorchTestCase):
         self.assertEqual(names[:6], [SOBOL] * 6)
         self.assertEqual(names[6:], [BO] * 2)
         model = gs.adapter.generator.surrogate.model
-        # the last BO trial was generated from trials 3..6 (trial 7 completed after):
-        # the NaN trial is not modelled, but it stays in the experiment's data
-        self.assertEqual(model.train_inputs[0].shape[-2], 4)
+        # the last BO trial was generated from trials 3..6 (trial 7 completed after),
+        # plus the failed and the NaN trial at the imputed bad value (OutcomeTreatment);
+        # the abandoned one is not modelled; the NaN stays in the experiment's data
+        self.assertEqual(model.train_inputs[0].shape[-2], 6)
         self.assertEqual(len(client._experiment.trials), 8)
         df = client._experiment.lookup_data().df
         self.assertTrue(math.isnan(float(df[df.trial_index == third]["mean"].iloc[0])))
