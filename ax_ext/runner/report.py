@@ -35,6 +35,7 @@ REPORT_SECTIONS = (
     "best-trial",
     "history",
     "importance",
+    "surfaces",
     "playbook",
     "model",
     "cross-validation",
@@ -225,6 +226,7 @@ def _build_page(
     }
     model_cv = _report_model.model_and_cv_sections(client, completed, fit_kwargs)
     built["importance"] = ("Parameter importance", model_cv["importance"])
+    built["surfaces"] = ("Model surfaces: slice and contour plots", model_cv["surfaces"])
     built["model"] = ("Model expression", model_cv["model"])
     built["cross-validation"] = ("Cross-validation", model_cv["cross-validation"])
     built["training-curves"] = (
