@@ -86,7 +86,9 @@ def model_adapter(client: Any, cv: Any, model: Any) -> tuple[Any, str]:
         from this model.
     """
     import torch
+    from ax.core.objective import Objective
     from ax.core.observation import ObservationFeatures
+    from ax.core.optimization_config import OptimizationConfig
     from ax.generators.torch.botorch_modular.surrogate import (
         Surrogate,
         submodel_input_constructor,
@@ -100,8 +102,19 @@ def model_adapter(client: Any, cv: Any, model: Any) -> tuple[Any, str]:
         return None, "the study's generation strategy has no ScalarChoiceGP node"
     experiment = get_experiment(client)
     data = experiment.lookup_data()
+    # the adapter models this metric only (one outcome: a multi-objective study's BO
+    # node models every objective at once)
+    config = OptimizationConfig(
+        objective=Objective(metric=experiment.metrics[cv.metric_name], minimize=bool(cv.minimize))
+    )
     try:
-        spec.fit(experiment=experiment, data=data, fit_on_init=False)
+        spec.fit(
+            experiment=experiment,
+            data=data,
+            fit_on_init=False,
+            optimization_config=config,
+            fit_tracking_metrics=False,
+        )
         adapter = spec.fitted_adapter
         experiment_data, search_space = adapter._process_and_transform_data(
             experiment=experiment, data=data
@@ -205,7 +218,7 @@ def surface_parameters(
 
 
 def surface_figures(
-    experiment: Any, adapter: Any, metric: str, ranking: Sequence[str]
+    experiment: Any, adapter: Any, metric: str, ranking: Sequence[str], suffix: str = ""
 ) -> Mapping[str, Any]:
     """Ax's slice plots of the top parameters and the contour of the top range pair.
 
@@ -216,9 +229,9 @@ def surface_figures(
     from ax.analysis.plotly.surface.slice import SlicePlot
 
     slices, pair = surface_parameters(experiment, ranking)
-    analyses = [(f"chart-slice-{i}", SlicePlot(n, metric)) for i, n in enumerate(slices)]
+    analyses = [(f"chart-slice-{i}{suffix}", SlicePlot(n, metric)) for i, n in enumerate(slices)]
     if pair is not None:
-        analyses.append(("chart-contour", ContourPlot(pair[0], pair[1], metric)))
+        analyses.append((f"chart-contour{suffix}", ContourPlot(pair[0], pair[1], metric)))
     out = {}
     for div_id, analysis in analyses:
         card = analysis.compute(experiment=experiment, adapter=adapter)

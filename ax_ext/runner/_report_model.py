@@ -48,12 +48,17 @@ def _fit_full_model(cv: Any, experiment: Any, fit_kwargs: dict[str, Any] | None)
 
 
 def model_and_cv_sections(
-    client: Any, completed: Sequence[TrialInfo], fit_kwargs: dict[str, Any] | None
+    client: Any,
+    completed: Sequence[TrialInfo],
+    fit_kwargs: dict[str, Any] | None,
+    metric: str | None = None,
+    suffix: str = "",
 ) -> dict[str, tuple[str, str]]:
-    """The ``"importance"``, ``"model"`` and ``"cross-validation"`` sections.
+    """The ``"importance"``, ``"surfaces"``, ``"model"`` and ``"cross-validation"`` sections
+    of ``metric`` (default the objective), chart ids ending in ``suffix``.
 
     One cross-validation and one full fit; the importance chart reads the full
-    fit's expression (no further fit)."""
+    fit's expression, Ax's analyses its hyperparameters (no further fit)."""
     from ax_ext.cross_validation import ax_cross_validation
     from ax_ext.cross_validation.ax import get_experiment
     from ax_ext.expressions import model_expression
@@ -67,7 +72,7 @@ def model_and_cv_sections(
         return dict.fromkeys(("model", "cross-validation", "importance", "surfaces"), ("", note))
     # folds warm-started from the full-data fit only (as Ax's cross-validation does):
     # on small studies, extra cold starts cost 10-20x more and change little
-    cv = ax_cross_validation(client, fit_kwargs=fit_kwargs, warm_start="full")
+    cv = ax_cross_validation(client, metric_name=metric, fit_kwargs=fit_kwargs, warm_start="full")
     # the cross-validation's own full-data fit: the model is not fitted twice
     model = cv.full_model
     if model is None:
@@ -87,25 +92,31 @@ def model_and_cv_sections(
             f"Leave-one-out cross-validation, every fold refitted: {metrics}. "
             f"{len(cv.excluded)} trials left out (not completed or no finite value)."
         ),
-        _figure_html(predicted_vs_observed(cv), "chart-predicted-vs-observed"),
+        _figure_html(predicted_vs_observed(cv), f"chart-predicted-vs-observed{suffix}"),
     ]
     if cv.fold_fits:
-        cv_html.append(_figure_html(fitting_trajectories(cv), "chart-fitting-trajectories"))
+        trajectories = fitting_trajectories(cv)
+        cv_html.append(_figure_html(trajectories, f"chart-fitting-trajectories{suffix}"))
     else:
         cv_html.append(_note("No fitting trajectories: the fitter recorded no loss traces."))
     importance = parameter_importance(expression)
     lengthscale_reading = _importance_reading(importance.layout.meta)
-    lengthscale_html = _figure_html(importance, "chart-importance")
+    lengthscale_html = _figure_html(importance, f"chart-importance{suffix}")
     sections = {
         "model": (_model_reading(len(cv.trial_index)), model_html),
         "cross-validation": (_cv_reading(cv.metrics), "\n".join(cv_html)),
     }
-    sections.update(_ax_sections(client, cv, model, lengthscale_reading, lengthscale_html))
+    sections.update(_ax_sections(client, cv, model, lengthscale_reading, lengthscale_html, suffix))
     return sections
 
 
 def _ax_sections(
-    client: Any, cv: Any, model: Any, lengthscale_reading: str, lengthscale_html: str
+    client: Any,
+    cv: Any,
+    model: Any,
+    lengthscale_reading: str,
+    lengthscale_html: str,
+    suffix: str,
 ) -> dict[str, tuple[str, str]]:
     """The ``"importance"`` and ``"surfaces"`` sections: Ax's sensitivity, slice and
     contour plots drawn from the report's model (loaded into Ax's adapter, not refitted),
@@ -145,14 +156,16 @@ def _ax_sections(
                 f"{metric} varies over the search space (Ax's total-order sobol indices of "
                 "the fitted model)."
             ),
-            _figure_html(sensitivity_importance(shares, metric=metric), "chart-sensitivity"),
+            _figure_html(
+                sensitivity_importance(shares, metric=metric), f"chart-sensitivity{suffix}"
+            ),
             lengthscale_part,
             lengthscale_html,
         ]
     )
     start = time.perf_counter()
     experiment = get_experiment(client)
-    figures = _report_ax.surface_figures(experiment, adapter, metric, ranked)
+    figures = _report_ax.surface_figures(experiment, adapter, metric, ranked, suffix)
     logger.debug("report: slice and contour plots in %.2f s", time.perf_counter() - start)
     if not figures:
         return {

@@ -201,34 +201,51 @@ def _build_page(
         objective_minimizes,
     )
     from ax_ext.extras import require
-    from ax_ext.runner import _report_model
+    from ax_ext.runner import _report_model, _report_pareto
     from ax_ext.runner import _report_parts as parts
 
     jinja2 = require("jinja2", "runner", "ax-ext report")
     experiment = get_experiment(client)
-    metric = default_metric_name(experiment)
-    minimize = objective_minimizes(experiment, metric)
+    goals = _report_pareto.objectives(experiment)
+    metric = next(iter(goals)) if goals else default_metric_name(experiment)
+    minimize = goals.get(metric, objective_minimizes(experiment, metric))
     minimize = True if minimize is None else minimize
     trials = parts.trial_infos(experiment, metric)
     completed = [t for t in trials if t.status == "COMPLETED" and math.isfinite(t.value)]
     parameter = parts.isolation_parameter(experiment, isolation_parameter)
+    # a multi-objective study: the Pareto front first, a section per further objective
+    others = {m: parts.trial_infos(experiment, m) for m in list(goals)[1:]}
+    done = {
+        m: [t for t in ts if t.status == "COMPLETED" and math.isfinite(t.value)]
+        for m, ts in others.items()
+    }
+    values = {m: {t.index: t.value for t in ts} for m, ts in {metric: completed, **done}.items()}
+    suffix = f" ({metric})" if others else ""
 
     built = {
-        "best-trial": ("Best trial", parts.best_trial_section(completed, metric, minimize)),
+        "best-trial": (
+            "Pareto front" if others else "Best trial",
+            _report_pareto.pareto_section(experiment, completed, values, goals)
+            if others
+            else parts.best_trial_section(completed, metric, minimize),
+        ),
         "history": (
-            "Optimization history",
+            f"Optimization history{suffix}",
             parts.history_section(client, completed, metric, minimize),
         ),
         "playbook": (
-            "Playbook charts: each parameter, and boundary warnings",
-            parts.playbook_section(client, completed, parameter),
+            f"Playbook charts: each parameter, and boundary warnings{suffix}",
+            parts.playbook_section(client, completed, parameter, metric),
         ),
     }
-    model_cv = _report_model.model_and_cv_sections(client, completed, fit_kwargs)
-    built["importance"] = ("Parameter importance", model_cv["importance"])
-    built["surfaces"] = ("Model surfaces: slice and contour plots", model_cv["surfaces"])
-    built["model"] = ("Model expression", model_cv["model"])
-    built["cross-validation"] = ("Cross-validation", model_cv["cross-validation"])
+    model_cv = _report_model.model_and_cv_sections(client, completed, fit_kwargs, metric)
+    built["importance"] = (f"Parameter importance{suffix}", model_cv["importance"])
+    built["surfaces"] = (
+        f"Model surfaces: slice and contour plots{suffix}",
+        model_cv["surfaces"],
+    )
+    built["model"] = (f"Model expression{suffix}", model_cv["model"])
+    built["cross-validation"] = (f"Cross-validation{suffix}", model_cv["cross-validation"])
     built["training-curves"] = (
         "Training curves",
         parts.curves_section(client, completed, metric, minimize),
@@ -238,9 +255,19 @@ def _build_page(
         "Trials",
         (f"All {len(trials)} trials, with when each ran and how long it took.", ""),
     )
+    order = list(REPORT_SECTIONS)
+    for k, other in enumerate(others, start=2):
+        key = f"objective-{k}"
+        order.insert(order.index("model"), key)
+        built[key] = (
+            f"Objective {other}",
+            _report_pareto.objective_section(
+                client, other, goals[other], done[other], fit_kwargs, f"-{k}"
+            ),
+        )
     sections = [
         {"id": key, "heading": built[key][0], "reading": built[key][1][0], "body": built[key][1][1]}
-        for key in REPORT_SECTIONS
+        for key in order
     ]
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("ax_ext.runner", "templates"),
@@ -251,12 +278,14 @@ def _build_page(
         title=f"ax_ext study report: {experiment.name}",
         plotlyjs=get_plotlyjs(),
         storage=storage,
-        metric=metric,
-        direction="minimized" if minimize else "maximized",
+        objectives=", ".join(
+            f"{m} ({'minimized' if v else 'maximized'})"
+            for m, v in (goals or {metric: minimize}).items()
+        ),
         n_trials=len(trials),
         counts=parts.status_counts(trials),
         created=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         sections=sections,
         first_diagnostic="model",
-        table=parts.trial_table(trials, metric),
+        table=parts.trial_table(trials, metric, {m: values[m] for m in others}),
     )
