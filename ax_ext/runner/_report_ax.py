@@ -104,8 +104,13 @@ def model_adapter(client: Any, cv: Any, model: Any) -> tuple[Any, str]:
     data = experiment.lookup_data()
     # the adapter models this metric only (one outcome: a multi-objective study's BO
     # node models every objective at once)
+    metric = experiment.metrics[cv.metric_name]
+    minimize = bool(cv.minimize if cv.minimize is not None else metric.lower_is_better)
     config = OptimizationConfig(
-        objective=Objective(metric=experiment.metrics[cv.metric_name], minimize=bool(cv.minimize))
+        objective=Objective(
+            expression=f"-{metric.name}" if minimize else metric.name,
+            metric_name_to_signature={metric.name: metric.signature},
+        )
     )
     try:
         spec.fit(

@@ -18,8 +18,13 @@ def objectives(experiment: Any) -> dict[str, bool]:
     if config is None:
         return {}
     objective = config.objective
-    members = getattr(objective, "objectives", None) or [objective]
-    return {o.metric_names[0]: bool(o.minimize) for o in members if len(o.metric_names) == 1}
+    if getattr(objective, "is_multi_objective", False):
+        # Ax's objective expression "-loss, cost": one (metric, weight) per objective,
+        # a negative weight minimizes
+        weights = [w for _, w in objective.metric_weights]
+        return {n: w < 0 for n, w in zip(objective.metric_names, weights)}
+    names = list(objective.metric_names)
+    return {names[0]: bool(objective.minimize)} if len(names) == 1 else {}
 
 
 def pareto_indices(

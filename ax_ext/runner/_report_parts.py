@@ -129,7 +129,7 @@ def history_section(
 
     if not completed:
         return "", _note("Needs at least 1 completed trial with a finite objective value.")
-    fig = optimization_history(client, metric_name=metric)
+    fig = optimization_history(client, metric_name=metric, minimize=minimize)
     first_bo = fig.layout.meta["first_bo"]
     pick = min if minimize else max
     if first_bo is None:
@@ -214,6 +214,7 @@ def playbook_section(
     parameter: str,
     metric: str | None = None,
     suffix: str = "",
+    minimize: bool | None = None,
 ) -> tuple[str, str]:
     from ax_ext.plotting import axis_plots, isolation_plot
 
@@ -222,7 +223,7 @@ def playbook_section(
     parts = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        axes = axis_plots(client, metric_name=metric)
+        axes = axis_plots(client, metric_name=metric, minimize=minimize)
     boundary = [w for w in caught if w.category.__name__ == "BoundaryWarning"]
     for w in boundary:
         parts.append(f'<p class="warning">Warning: {html.escape(str(w.message))}</p>')
@@ -231,7 +232,7 @@ def playbook_section(
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     parts.append(_figure_html(axes, f"chart-axis-plots{suffix}"))
     parts.append(_note(f"Isolation plot: the best trial for each value (or range) of {parameter}."))
-    isolation = isolation_plot(client, parameter, metric_name=metric)
+    isolation = isolation_plot(client, parameter, metric_name=metric, minimize=minimize)
     parts.append(_figure_html(isolation, f"chart-isolation-plot{suffix}"))
     at_bound = [b["parameter"] for b in (axes.layout.meta or {}).get("boundary", [])]
     reading = (

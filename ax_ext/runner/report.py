@@ -235,7 +235,7 @@ def _build_page(
         ),
         "playbook": (
             f"Playbook charts: each parameter, and boundary warnings{suffix}",
-            parts.playbook_section(client, completed, parameter, metric),
+            parts.playbook_section(client, completed, parameter, metric, minimize=minimize),
         ),
     }
     model_cv = _report_model.model_and_cv_sections(client, completed, fit_kwargs, metric)
