@@ -1,4 +1,4 @@
-"""Multi-objective studies: declared on the Problem, tuned by ``ax-ext tune``, stored and reported."""
+"""Multi-objective studies: declared on the Problem, run by ``ax-ext tune``, stored, reported."""
 
 from __future__ import annotations
 
