@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 SENSITIVITY_SAMPLES = 1024
 #: How far (in standard deviations of the observations) the adapter's predictions at
 #: the trials may differ from the report's model's before its charts are withheld.
-PREDICTION_TOLERANCE = 1e-3
+PREDICTION_TOLERANCE = 1e-5
 
 
 def _bo_spec(client: Any) -> Any:
