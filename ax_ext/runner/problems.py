@@ -80,7 +80,7 @@ class Problem:
             must be picklable: a module-level function of an importable module.
         description: One line for ``--help`` and reports.
         optimum: The best objective value, where known (for tests and comparisons).
-        metadata: Free-form extra information stored with the problem.
+        metadata: Free-form extra information about the problem.
         other_objectives: More objectives, ``{metric: minimize}``, for a
             multi-objective study: Ax's multi-objective BO (expected hypervolume
             improvement) then searches for the Pareto front of ``objective`` and
