@@ -6,6 +6,7 @@ one full fit per report: the model is never fitted twice for the same data.
 
 from __future__ import annotations
 
+import html
 import logging
 import math
 import time
@@ -177,7 +178,10 @@ def _ax_sections(
         f"The fitted model's predicted {metric} along the most important parameters, the "
         "others held at the center of the search space: " + "; ".join(names) + "."
     )
-    body = "\n".join(_figure_html(fig, div_id) for div_id, (_, fig) in figures.items())
+    body = "\n".join(
+        f'<p class="chart-title">{html.escape(title)}</p>\n{_figure_html(fig, div_id)}'
+        for div_id, (title, fig) in figures.items()
+    )
     return {"importance": (reading, importance_html), "surfaces": (surfaces_reading, body)}
 
 

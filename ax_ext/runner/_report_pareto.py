@@ -81,6 +81,7 @@ def pareto_section(
             use_model_predictions=False,
             show_pareto_frontier=True,
         ).compute(experiment=experiment)
+        parts.append(f'<p class="chart-title">{html.escape(card.title)}</p>')
         parts.append(_figure_html(card.get_figure(), f"chart-pareto-{k}"))
     heading = "".join(f"<th>{html.escape(n)}</th>" for n in names)
     parameters = list(dict.fromkeys(p for i in front for p in by_index[i].parameters))
