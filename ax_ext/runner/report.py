@@ -2,8 +2,11 @@
 
 :func:`write_report` loads a study from Ax's SQL store and writes one
 self-contained HTML page from a Jinja2 template (``templates/report.html.j2``):
-first the findings (the best trial, the optimization history with where BO
-began, the playbook charts with boundary warnings), then the diagnostics (the
+first the findings (the best trial, or a multi-objective study's Pareto front; the
+optimization history with where BO began; parameter importance from Ax's
+sensitivity analysis and from the lengthscales; Ax's slice and contour plots of
+the most important parameters; the playbook charts with boundary warnings; a
+section per further objective), then the diagnostics (the
 model expression of a ``ScalarChoiceGP`` fitted to the completed trials, the
 cross-validation charts, the training curves the trials stored, how the
 generation strategy went from Sobol to BO) and a sortable, filterable trial
@@ -126,8 +129,13 @@ def write_report(
     The report has these sections (``id`` attributes in :data:`REPORT_SECTIONS`),
     the findings first: the best trial (parameters and value); the optimization
     history (:func:`~ax_ext.plotting.optimization_history`, where BO began
-    marked); parameter importance (:func:`~ax_ext.plotting.parameter_importance`
-    of the full fit, the parameters the prior decided marked); the playbook
+    marked); parameter importance (Ax's total-order sobol sensitivity of the full
+    fit, :func:`~ax_ext.plotting.sensitivity_importance`, beside
+    :func:`~ax_ext.plotting.parameter_importance` of its lengthscales, the
+    parameters the prior decided marked); Ax's ``SlicePlot`` of the (up to) three
+    most sensitive range or ordered parameters and ``ContourPlot`` of the top two
+    range parameters, drawn from the full fit (loaded into the BO node's Ax
+    adapter, not refitted); the playbook
     charts (:func:`~ax_ext.plotting.axis_plots` with any boundary warning above
     them, and an :func:`~ax_ext.plotting.isolation_plot`). Then the diagnostics:
     the model expression of a ``ScalarChoiceGP`` fitted to all completed trials
@@ -143,7 +151,12 @@ def write_report(
     a one-line plain reading. Sections that need data say so when the study has
     too few completed trials (2 for the model, importance and cross-validation,
     1 for the history and playbook charts). The model is fitted once (plus the
-    cross-validation's folds, warm-started from it).
+    cross-validation's folds, warm-started from it). A multi-objective study
+    opens with its Pareto front (Ax's ``ScatterPlot`` of each pair of
+    objectives with the frontier, a table of the Pareto-optimal trials); the
+    sections above are the first objective's, then a section per further
+    objective (history, importance, surfaces, cross-validation), and the trial
+    table has a column per objective.
 
     Args:
         storage_path: The study's SQLite file or SQLAlchemy URL.
