@@ -87,12 +87,12 @@ def pieces(storage: str) -> dict[str, float]:
     return times
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--storage", required=True, help="a study's SQLite file")
     parser.add_argument("--repeats", type=int, default=2)
     add_out_argument(parser, "report_times")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     load_before = os.getloadavg()
     runs = [pieces(args.storage) for _ in range(args.repeats)]
