@@ -179,6 +179,11 @@ def _tune(args: argparse.Namespace) -> int:
     )
     for name, value in result.best_parameters.items():
         print(f"  {name} = {value}")
+    if problem.other_objectives:
+        print(
+            f"A multi-objective study: the best {problem.objective} is shown; the report shows "
+            f"the Pareto front of {', '.join(problem.objectives)} (ax-ext report {storage})."
+        )
     return 0
 
 

@@ -15,7 +15,7 @@ require("plotly.graph_objects", "plots", "ax_ext.plotting")  # a clear error wit
 from ax_ext.plotting.cross_validation import predicted_vs_observed
 from ax_ext.plotting.experiment import BoundaryWarning, axis_plots, isolation_plot
 from ax_ext.plotting.history import first_model_based_trial, optimization_history
-from ax_ext.plotting.importance import parameter_importance
+from ax_ext.plotting.importance import parameter_importance, sensitivity_importance
 from ax_ext.plotting.size import (
     PartialResultWarning,
     cv_metric_by_size,
@@ -40,5 +40,6 @@ __all__ = [
     "optimization_history",
     "parameter_importance",
     "predicted_vs_observed",
+    "sensitivity_importance",
     "training_curves",
 ]

@@ -7,18 +7,25 @@ and the fit starts there; so the ratio ``mode / lengthscale`` reads as "how much
 more the data says this parameter matters than the prior's guess". A ratio near
 1 means the data did not move the lengthscale: the prior, not the data, decided
 it, and the chart marks that parameter rather than showing it as important.
+
+:func:`sensitivity_importance` draws the other reading of importance: Ax's
+sobol sensitivity of the model's prediction (the share of the predicted
+objective's variance over the search space that each parameter accounts for,
+alone or with others), which says how much each parameter moves the prediction,
+whatever the prior.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import plotly.graph_objects as go
 
 from ax_ext.plotting._style import BEST, POINT, base_layout
 
-__all__ = ["PRIOR_DECIDED_RATIO", "parameter_importance"]
+__all__ = ["PRIOR_DECIDED_RATIO", "parameter_importance", "sensitivity_importance"]
 
 #: A ratio ``mode / lengthscale`` within this factor of 1 counts as decided by the prior.
 PRIOR_DECIDED_RATIO = 1.25
@@ -109,5 +116,66 @@ def parameter_importance(model_or_expression: Any, *, title: str | None = None) 
         type="log",
         title_text="prior mode / fitted lengthscale, log scale (1: the prior's guess; right "
         "of 1: matters more than the prior assumed, left: less)",
+    )
+    return fig
+
+
+def sensitivity_importance(
+    shares: Mapping[str, float], *, metric: str = "objective", title: str | None = None
+) -> go.Figure:
+    """A bar chart of each parameter's share of the model's sensitivity.
+
+    Args:
+        shares: Parameter to its share (e.g. Ax's total-order sobol indices,
+            ``ax.utils.sensitivity.sobol_measures.ax_parameter_sens``, each
+            divided by their sum); non-negative.
+        metric: The metric's name, for the axis title.
+        title: Figure title.
+
+    Returns:
+        A horizontal bar chart, largest share on top, labelled in percent.
+        ``fig.layout.meta["sensitivity"]`` holds the shares, largest first.
+
+    Raises:
+        UserInputError: If ``shares`` is empty or has a negative or non-finite value.
+
+    Example:
+        >>> fig = sensitivity_importance({"lr": 0.7, "dropout": 0.1, "optimizer": 0.2})
+        >>> list(fig.layout.meta["sensitivity"])
+        ['lr', 'optimizer', 'dropout']
+    """
+    from ax.exceptions.core import UserInputError
+
+    bad = {k: v for k, v in shares.items() if not (math.isfinite(v) and v >= 0)}
+    if not shares or bad:
+        raise UserInputError(
+            "Expected shares to map each parameter to a finite, non-negative share, got "
+            f"{dict(shares) if not shares else bad!r}. Pass e.g. Ax's total-order sobol "
+            "indices of the objective."
+        )
+    ranked = sorted(shares, key=lambda n: -shares[n])
+    order = ranked[::-1]  # plotly draws the first bar at the bottom
+    fig = go.Figure(
+        go.Bar(
+            x=[shares[n] for n in order],
+            y=order,
+            orientation="h",
+            marker={"color": BEST},
+            text=[f"{100 * shares[n]:.0f}%" for n in order],
+            textposition="auto",
+            hovertemplate="%{y}: %{x:.1%} of the sensitivity<extra></extra>",
+            name="sensitivity",
+        )
+    )
+    base_layout(
+        fig,
+        title or f"Sensitivity: how much each parameter moves the predicted {metric}",
+        height=max(260, 40 * len(order) + 120),
+        meta={"sensitivity": {n: shares[n] for n in ranked}},
+    )
+    fig.update_xaxes(
+        tickformat=".0%",
+        title_text=f"share of the predicted {metric}'s variance over the search space "
+        "(total-order sobol index, normalized)",
     )
     return fig

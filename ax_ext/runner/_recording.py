@@ -49,9 +49,9 @@ def _is_real(value: Any) -> bool:
 def result_problem(problem: Problem, result: Any) -> tuple[dict[str, float] | None, str]:
     """The scalar metrics of a result as floats, or ``None`` and what is wrong.
 
-    A result must be a dict holding the problem's objective and, optionally,
+    A result must be a dict holding the problem's objectives and, optionally,
     other metrics and ``"curves"``; every metric must be a real number (``bool``
-    is not), and the objective must be finite. Other metrics may be ``nan``.
+    is not), and every objective must be finite. Other metrics may be ``nan``.
 
     Returns:
         ``(metrics, "")`` for a valid result, else ``(None, reason)`` with a
@@ -60,14 +60,16 @@ def result_problem(problem: Problem, result: Any) -> tuple[dict[str, float] | No
     if not isinstance(result, dict):
         return None, f"expected a dict of metrics, got {type(result).__name__} {_short(result)}"
     metrics = {k: v for k, v in result.items() if k != CURVES_KEY}
-    if problem.objective not in metrics:
-        return None, f"no {problem.objective!r} in the result (keys {sorted(map(str, metrics))})"
+    for objective in problem.objectives:
+        if objective not in metrics:
+            return None, f"no {objective!r} in the result (keys {sorted(map(str, metrics))})"
     for name, value in metrics.items():
         if not _is_real(value):
             return None, f"{name!r} is {_short(value)} ({type(value).__name__}), not a real number"
-    value = float(metrics[problem.objective])
-    if not math.isfinite(value):
-        return None, f"{problem.objective!r} is {value!r}"
+    for objective in problem.objectives:
+        value = float(metrics[objective])
+        if not math.isfinite(value):
+            return None, f"{objective!r} is {value!r}"
     return {str(k): float(v) for k, v in metrics.items()}, ""
 
 

@@ -123,13 +123,13 @@ def best_trial_section(
 
 
 def history_section(
-    client: Any, completed: Sequence[TrialInfo], metric: str, minimize: bool
+    client: Any, completed: Sequence[TrialInfo], metric: str, minimize: bool, suffix: str = ""
 ) -> tuple[str, str]:
     from ax_ext.plotting import optimization_history
 
     if not completed:
         return "", _note("Needs at least 1 completed trial with a finite objective value.")
-    fig = optimization_history(client)
+    fig = optimization_history(client, metric_name=metric, minimize=minimize)
     first_bo = fig.layout.meta["first_bo"]
     pick = min if minimize else max
     if first_bo is None:
@@ -149,20 +149,31 @@ def history_section(
                 f"BO began at trial {first_bo}; its {len(after)} trials have not beaten the "
                 f"best Sobol trial ({_format_value(pick(before))}) yet."
             )
-    return reading, _figure_html(fig, "chart-history")
+    return reading, _figure_html(fig, f"chart-history{suffix}")
 
 
-def trial_table(trials: Sequence[TrialInfo], metric: str) -> dict[str, Any]:
-    """The trial table's columns and rows (strings; the template escapes them)."""
+def trial_table(
+    trials: Sequence[TrialInfo], metric: str, others: dict[str, dict[int, float]] | None = None
+) -> dict[str, Any]:
+    """The trial table's columns and rows (strings; the template escapes them).
+
+    ``others``: more metrics' values by trial index (the other objectives of a
+    multi-objective study), one column each after ``metric``'s."""
+    others = others or {}
     names = list(dict.fromkeys(k for t in trials for k in t.parameters))
     columns = ["trial", "status", "node", "started", "ended", "seconds", *names, metric]
+    columns += list(others)
     columns.append("failure reason")
     rows = []
     for t in trials:
         cells = [str(t.index), t.status, t.node, _time(t.started), _time(t.ended)]
         cells.append("" if t.seconds is None else f"{t.seconds:.1f}")
         cells += [_format_value(t.parameters[n]) if n in t.parameters else "" for n in names]
-        cells += ["" if math.isnan(t.value) else _format_value(t.value), t.reason]
+        cells.append("" if math.isnan(t.value) else _format_value(t.value))
+        for values in others.values():
+            value = values.get(t.index, math.nan)
+            cells.append("" if math.isnan(value) else _format_value(value))
+        cells.append(t.reason)
         rows.append({"failed": t.status in ("FAILED", "ABANDONED"), "cells": cells})
     return {"columns": columns, "rows": rows}
 
@@ -198,7 +209,12 @@ def isolation_parameter(experiment: Any, requested: str | None) -> str:
 
 
 def playbook_section(
-    client: Any, completed: Sequence[TrialInfo], parameter: str
+    client: Any,
+    completed: Sequence[TrialInfo],
+    parameter: str,
+    metric: str | None = None,
+    suffix: str = "",
+    minimize: bool | None = None,
 ) -> tuple[str, str]:
     from ax_ext.plotting import axis_plots, isolation_plot
 
@@ -207,16 +223,17 @@ def playbook_section(
     parts = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        axes = axis_plots(client)
+        axes = axis_plots(client, metric_name=metric, minimize=minimize)
     boundary = [w for w in caught if w.category.__name__ == "BoundaryWarning"]
     for w in boundary:
         parts.append(f'<p class="warning">Warning: {html.escape(str(w.message))}</p>')
     for w in caught:
         if w not in boundary:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    parts.append(_figure_html(axes, "chart-axis-plots"))
+    parts.append(_figure_html(axes, f"chart-axis-plots{suffix}"))
     parts.append(_note(f"Isolation plot: the best trial for each value (or range) of {parameter}."))
-    parts.append(_figure_html(isolation_plot(client, parameter), "chart-isolation-plot"))
+    isolation = isolation_plot(client, parameter, metric_name=metric, minimize=minimize)
+    parts.append(_figure_html(isolation, f"chart-isolation-plot{suffix}"))
     at_bound = [b["parameter"] for b in (axes.layout.meta or {}).get("boundary", [])]
     reading = (
         f"The best trials sit at a bound of {', '.join(at_bound)}: the optimum may lie "

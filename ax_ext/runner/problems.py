@@ -80,6 +80,12 @@ class Problem:
             must be picklable: a module-level function of an importable module.
         description: One line for ``--help`` and reports.
         optimum: The best objective value, where known (for tests and comparisons).
+        metadata: Free-form extra information about the problem.
+        other_objectives: More objectives, ``{metric: minimize}``, for a
+            multi-objective study: Ax's multi-objective BO (expected hypervolume
+            improvement) then searches for the Pareto front of ``objective`` and
+            these; ``evaluate`` must return each, finite. ``objective`` stays the
+            first (the one ``ax-ext tune`` prints the best value of).
     """
 
     name: str
@@ -90,19 +96,46 @@ class Problem:
     description: str = ""
     optimum: float | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    other_objectives: Mapping[str, bool] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.objective == CURVES_KEY:
+        if not isinstance(self.other_objectives, Mapping) or not all(
+            isinstance(k, str) and k and isinstance(v, bool)
+            for k, v in self.other_objectives.items()
+        ):
             raise _user_input_error(
-                f"Expected an objective name other than {CURVES_KEY!r}, which is reserved "
-                f"for training curves, got {self.objective!r} for problem {self.name!r}. "
-                "Rename the metric."
+                "Expected other_objectives to map metric names to minimize (True or False), "
+                f"got {_short(self.other_objectives)} for problem {self.name!r}."
             )
+        if self.objective in self.other_objectives:
+            raise _user_input_error(
+                f"Expected other_objectives without the objective {self.objective!r}, got "
+                f"{sorted(self.other_objectives)!r} for problem {self.name!r}. List each "
+                "objective once."
+            )
+        for name in self.objectives:
+            if name == CURVES_KEY:
+                raise _user_input_error(
+                    f"Expected an objective name other than {CURVES_KEY!r}, which is "
+                    f"reserved for training curves, got {name!r} for problem "
+                    f"{self.name!r}. Rename the metric."
+                )
+
+    @property
+    def objectives(self) -> dict[str, bool]:
+        """Every objective, ``{metric: minimize}``, ``objective`` first."""
+        return {self.objective: self.minimize, **dict(self.other_objectives)}
 
     @property
     def objective_expression(self) -> str:
-        """The objective as Ax's ``Client.configure_optimization`` expects it."""
-        return f"-{self.objective}" if self.minimize else self.objective
+        """The objective(s) as Ax's ``Client.configure_optimization`` expects them.
+
+        Example:
+            >>> p = Problem("p", [], "loss", True, print, other_objectives={"acc": False})
+            >>> p.objective_expression
+            '-loss, acc'
+        """
+        return ", ".join(f"-{n}" if m else n for n, m in self.objectives.items())
 
     @property
     def parameter_names(self) -> list[str]:
@@ -269,12 +302,14 @@ def get_problem(name: str | Problem) -> Problem:
 
 
 def _register_builtins() -> None:
+    from ax_ext.runner import builtin_moo
     from ax_ext.runner import builtin_problems as b
 
     for name, factory in (
         ("synthetic", b._synthetic_problem),
         ("sklearn-gb", b._sklearn_gb_problem),
         ("digits-cnn", b._digits_cnn_problem),
+        ("synthetic-moo", builtin_moo._synthetic_moo_problem),
     ):
         _REGISTRY.setdefault(name, factory)
 

@@ -2,8 +2,11 @@
 
 :func:`write_report` loads a study from Ax's SQL store and writes one
 self-contained HTML page from a Jinja2 template (``templates/report.html.j2``):
-first the findings (the best trial, the optimization history with where BO
-began, the playbook charts with boundary warnings), then the diagnostics (the
+first the findings (the best trial, or a multi-objective study's Pareto front; the
+optimization history with where BO began; parameter importance from Ax's
+sensitivity analysis and from the lengthscales; Ax's slice and contour plots of
+the most important parameters; the playbook charts with boundary warnings; a
+section per further objective), then the diagnostics (the
 model expression of a ``ScalarChoiceGP`` fitted to the completed trials, the
 cross-validation charts, the training curves the trials stored, how the
 generation strategy went from Sobol to BO) and a sortable, filterable trial
@@ -35,6 +38,7 @@ REPORT_SECTIONS = (
     "best-trial",
     "history",
     "importance",
+    "surfaces",
     "playbook",
     "model",
     "cross-validation",
@@ -125,8 +129,13 @@ def write_report(
     The report has these sections (``id`` attributes in :data:`REPORT_SECTIONS`),
     the findings first: the best trial (parameters and value); the optimization
     history (:func:`~ax_ext.plotting.optimization_history`, where BO began
-    marked); parameter importance (:func:`~ax_ext.plotting.parameter_importance`
-    of the full fit, the parameters the prior decided marked); the playbook
+    marked); parameter importance (Ax's total-order sobol sensitivity of the full
+    fit, :func:`~ax_ext.plotting.sensitivity_importance`, beside
+    :func:`~ax_ext.plotting.parameter_importance` of its lengthscales, the
+    parameters the prior decided marked); Ax's ``SlicePlot`` of the (up to) three
+    most sensitive range or ordered parameters and ``ContourPlot`` of the top two
+    range parameters, drawn from the full fit (loaded into the BO node's Ax
+    adapter, not refitted); the playbook
     charts (:func:`~ax_ext.plotting.axis_plots` with any boundary warning above
     them, and an :func:`~ax_ext.plotting.isolation_plot`). Then the diagnostics:
     the model expression of a ``ScalarChoiceGP`` fitted to all completed trials
@@ -142,7 +151,12 @@ def write_report(
     a one-line plain reading. Sections that need data say so when the study has
     too few completed trials (2 for the model, importance and cross-validation,
     1 for the history and playbook charts). The model is fitted once (plus the
-    cross-validation's folds, warm-started from it).
+    cross-validation's folds, warm-started from it). A multi-objective study
+    opens with its Pareto front (Ax's ``ScatterPlot`` of each pair of
+    objectives with the frontier, a table of the Pareto-optimal trials); the
+    sections above are the first objective's, then a section per further
+    objective (history, importance, surfaces, cross-validation), and the trial
+    table has a column per objective.
 
     Args:
         storage_path: The study's SQLite file or SQLAlchemy URL.
@@ -200,33 +214,51 @@ def _build_page(
         objective_minimizes,
     )
     from ax_ext.extras import require
-    from ax_ext.runner import _report_model
+    from ax_ext.runner import _report_model, _report_pareto
     from ax_ext.runner import _report_parts as parts
 
     jinja2 = require("jinja2", "runner", "ax-ext report")
     experiment = get_experiment(client)
-    metric = default_metric_name(experiment)
-    minimize = objective_minimizes(experiment, metric)
+    goals = _report_pareto.objectives(experiment)
+    metric = next(iter(goals)) if goals else default_metric_name(experiment)
+    minimize = goals.get(metric, objective_minimizes(experiment, metric))
     minimize = True if minimize is None else minimize
     trials = parts.trial_infos(experiment, metric)
     completed = [t for t in trials if t.status == "COMPLETED" and math.isfinite(t.value)]
     parameter = parts.isolation_parameter(experiment, isolation_parameter)
+    # a multi-objective study: the Pareto front first, a section per further objective
+    others = {m: parts.trial_infos(experiment, m) for m in list(goals)[1:]}
+    done = {
+        m: [t for t in ts if t.status == "COMPLETED" and math.isfinite(t.value)]
+        for m, ts in others.items()
+    }
+    values = {m: {t.index: t.value for t in ts} for m, ts in {metric: completed, **done}.items()}
+    suffix = f" ({metric})" if others else ""
 
     built = {
-        "best-trial": ("Best trial", parts.best_trial_section(completed, metric, minimize)),
+        "best-trial": (
+            "Pareto front" if others else "Best trial",
+            _report_pareto.pareto_section(experiment, completed, values, goals)
+            if others
+            else parts.best_trial_section(completed, metric, minimize),
+        ),
         "history": (
-            "Optimization history",
+            f"Optimization history{suffix}",
             parts.history_section(client, completed, metric, minimize),
         ),
         "playbook": (
-            "Playbook charts: each parameter, and boundary warnings",
-            parts.playbook_section(client, completed, parameter),
+            f"Playbook charts: each parameter, and boundary warnings{suffix}",
+            parts.playbook_section(client, completed, parameter, metric, minimize=minimize),
         ),
     }
-    model_cv = _report_model.model_and_cv_sections(client, completed, fit_kwargs)
-    built["importance"] = ("Parameter importance", model_cv["importance"])
-    built["model"] = ("Model expression", model_cv["model"])
-    built["cross-validation"] = ("Cross-validation", model_cv["cross-validation"])
+    model_cv = _report_model.model_and_cv_sections(client, completed, fit_kwargs, metric)
+    built["importance"] = (f"Parameter importance{suffix}", model_cv["importance"])
+    built["surfaces"] = (
+        f"Model surfaces: slice and contour plots{suffix}",
+        model_cv["surfaces"],
+    )
+    built["model"] = (f"Model expression{suffix}", model_cv["model"])
+    built["cross-validation"] = (f"Cross-validation{suffix}", model_cv["cross-validation"])
     built["training-curves"] = (
         "Training curves",
         parts.curves_section(client, completed, metric, minimize),
@@ -236,9 +268,19 @@ def _build_page(
         "Trials",
         (f"All {len(trials)} trials, with when each ran and how long it took.", ""),
     )
+    order = list(REPORT_SECTIONS)
+    for k, other in enumerate(others, start=2):
+        key = f"objective-{k}"
+        order.insert(order.index("model"), key)
+        built[key] = (
+            f"Objective {other}",
+            _report_pareto.objective_section(
+                client, other, goals[other], done[other], fit_kwargs, f"-{k}"
+            ),
+        )
     sections = [
         {"id": key, "heading": built[key][0], "reading": built[key][1][0], "body": built[key][1][1]}
-        for key in REPORT_SECTIONS
+        for key in order
     ]
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("ax_ext.runner", "templates"),
@@ -249,12 +291,14 @@ def _build_page(
         title=f"ax_ext study report: {experiment.name}",
         plotlyjs=get_plotlyjs(),
         storage=storage,
-        metric=metric,
-        direction="minimized" if minimize else "maximized",
+        objectives=", ".join(
+            f"{m} ({'minimized' if v else 'maximized'})"
+            for m, v in (goals or {metric: minimize}).items()
+        ),
         n_trials=len(trials),
         counts=parts.status_counts(trials),
         created=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         sections=sections,
         first_diagnostic="model",
-        table=parts.trial_table(trials, metric),
+        table=parts.trial_table(trials, metric, {m: values[m] for m in others}),
     )

@@ -73,3 +73,26 @@ def test_the_one_hot_columns_of_a_choice_count_as_their_parameter():
     one_hot = [n for n in names if "=" in n]
     assert one_hot and not (set(one_hot) & set(importance))
     assert {n.split("=")[0] for n in one_hot} <= set(importance)
+
+
+def test_sensitivity_bars_largest_share_on_top_in_percent():
+    from ax_ext.plotting import sensitivity_importance
+
+    fig = sensitivity_importance({"lr": 0.6, "dropout": 0.1, "optimizer": 0.3}, metric="loss")
+    assert list(fig.layout.meta["sensitivity"]) == ["lr", "optimizer", "dropout"]
+    bars = fig.data[0]
+    assert list(bars.y)[::-1] == ["lr", "optimizer", "dropout"]  # plotly: last bar on top
+    assert list(bars.text)[::-1] == ["60%", "30%", "10%"]
+    assert "loss" in fig.layout.title.text
+
+
+def test_sensitivity_rejects_negative_or_missing_shares():
+    import pytest
+    from ax.exceptions.core import UserInputError
+
+    from ax_ext.plotting import sensitivity_importance
+
+    with pytest.raises(UserInputError, match="non-negative"):
+        sensitivity_importance({"lr": -0.1})
+    with pytest.raises(UserInputError, match="got {}"):
+        sensitivity_importance({})

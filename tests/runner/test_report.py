@@ -15,7 +15,12 @@ from tests.runner._curves_problem import synthetic_with_curves
 
 CHART_IDS = (
     "chart-history",
+    "chart-sensitivity",
     "chart-importance",
+    "chart-slice-0",
+    "chart-slice-1",
+    "chart-slice-2",
+    "chart-contour",
     "chart-predicted-vs-observed",
     "chart-fitting-trajectories",
     "chart-axis-plots",
@@ -117,6 +122,17 @@ def test_report_contents_match_the_study(study):
     assert curves.count('"legendgroup":"best"') == 3
     assert f'"name":"trial {best} (best)"' in curves
     assert "epoch" in curves and "val_accuracy" in curves
+    # importance: Ax's sensitivity of the fitted model, the lengthscales beside it
+    importance = page.split('<section id="importance">')[1].split("</section>")[0]
+    reading = re.search(r'<p class="reading">([^<]*)</p>', importance).group(1)
+    top = reading.split("By Ax&#39;s sensitivity analysis of the fitted model, ")[1].split()[0]
+    assert top in experiment.search_space.parameters
+    assert importance.index('id="chart-sensitivity"') < importance.index('id="chart-importance"')
+    assert "Lengthscales: how far the data moved" in importance
+    # surfaces: Ax's slice plots of the top parameters and the contour of the top pair
+    surfaces = page.split('<section id="surfaces">')[1].split("</section>")[0]
+    assert "the others held at the center of the search space" in surfaces
+    assert surfaces.count("Plotly.newPlot(") == 4
 
 
 def test_report_of_a_study_with_too_few_trials_says_so(tmp_path):
