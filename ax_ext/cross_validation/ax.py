@@ -281,11 +281,14 @@ def objective_minimizes(experiment: Any, metric_name: str) -> bool | None:
     if config is None:
         return None
     objective = config.objective
-    objectives = getattr(objective, "objectives", None) or [objective]
-    for o in objectives:
-        names = list(o.metric_names)
-        if names == [metric_name]:
-            return bool(o.minimize)
+    if objective.is_scalarized_objective:  # a weight's sign is not a direction there
+        return None
+    # Ax 1.3 writes every objective as an expression, e.g. "-loss, -cost" for two
+    # minimized metrics: a metric's weight is negative where it is minimized
+    signature = objective.metric_name_to_signature.get(metric_name)
+    for name, weight in objective.metric_weights:
+        if name == signature:
+            return weight < 0
     return None
 
 

@@ -210,3 +210,23 @@ class TestAxCrossValidation(BotorchTestCase):
             ax_cross_validation(object())
         with self.assertRaisesRegex(UserInputError, "at least 2 completed trials"):
             ax_cross_validation(self.client, trial_indices=[0])
+
+
+def test_objective_directions_of_single_multi_and_scalarized_objectives():
+    from ax_ext.cross_validation.ax import objective_minimizes
+
+    def experiment(objective):
+        client = Client()
+        client.configure_experiment(
+            parameters=[RangeParameterConfig(name="x", parameter_type="float", bounds=(0, 1))]
+        )
+        client.configure_optimization(objective=objective)
+        return client._experiment
+
+    single = experiment("-loss")
+    assert objective_minimizes(single, "loss") is True
+    assert objective_minimizes(single, "other") is None
+    multi = experiment("-loss, accuracy")
+    assert objective_minimizes(multi, "loss") is True
+    assert objective_minimizes(multi, "accuracy") is False
+    assert objective_minimizes(experiment("loss + 2 * cost"), "loss") is None
