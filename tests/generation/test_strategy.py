@@ -1,5 +1,6 @@
 import math
 
+import pytest
 from ax.api.configs import ChoiceParameterConfig, RangeParameterConfig
 from ax.core.parameter import ChoiceParameter, FixedParameter, ParameterType
 from ax.core.search_space import SearchSpace
@@ -222,6 +223,8 @@ class TestBadInput(BotorchTestCase):
 
 
 class TestMultiObjective(BotorchTestCase):
+    # ~50 s; tests/runner/test_multi_objective.py runs multi-objective BO end to end in CI
+    @pytest.mark.slow
     def test_two_objectives(self):
         client = make_client(fixed=False)
         client.configure_optimization(objective="-loss, -cost")

@@ -91,8 +91,7 @@ def test_tune_resumes_after_the_process_is_killed(tmp_path):
         "--storage",
         str(storage),
         "--sobol",
-        "5",
-        "--fast-acqf",
+        "9",  # the resume is under test, not BO: quasi-random trials only (fast)
         "--no-progress",
     ]
     with open(tmp_path / "first.log", "w") as log:
