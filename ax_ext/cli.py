@@ -419,7 +419,8 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         default=["ax_ext", "ax-default", "sobol"],
         metavar="STRATEGY",
-        help="strategies among ax_ext, ax-default, sobol (default: all three)",
+        help="strategies among ax_ext, ax-default, sobol, optuna-tpe, optuna-gp (the Optuna "
+        "samplers need `pip install 'ax-ext[bench]'`; default: ax_ext ax-default sobol)",
     )
     compare.add_argument(
         "--seeds", nargs="+", type=int, default=[0, 1], metavar="SEED", help="default: 0 1"
