@@ -57,14 +57,21 @@ REFERENCE = "ax-default"
 MINIMIZE = True  # every problem above minimizes; the CSV's objective column is "value"
 
 
+def _complete(csv: Path, args: argparse.Namespace) -> bool:
+    if not csv.exists():
+        return False
+    done = pd.read_csv(csv)
+    return len(done) == len(args.strategies) * args.trials and (
+        list(dict.fromkeys(done["strategy"])) == list(args.strategies)
+    )
+
+
 def _run(problem: str, seed: int, args: argparse.Namespace, runs: Path) -> tuple[Path, float]:
     """One ``ax-ext compare`` process for (problem, seed); its CSV and wall seconds."""
     csv = runs / f"{problem}_seed{seed}.csv"
-    if csv.exists():
-        done = pd.read_csv(csv)
-        if len(done) == len(args.strategies) * args.trials:
-            return csv, 0.0
-        csv.unlink()
+    if _complete(csv, args):
+        return csv, 0.0
+    csv.unlink(missing_ok=True)
     command = [sys.executable, "-m", "ax_ext", "compare", problem, "--strategies"]
     command += [*args.strategies, "--seeds", str(seed), "--trials", str(args.trials)]
     command += ["--csv", str(csv), "--out", str(runs / f"{problem}_seed{seed}.html")]
@@ -128,8 +135,10 @@ def summarize(df: pd.DataFrame, trials: int) -> dict:
 def print_tables(summary: dict, trials: int) -> None:
     for problem, entry in summary.items():
         target = entry["reference_target"]
-        print(f"\n{problem}: best value (median [q25, q75] over seeds); {REFERENCE}'s ")
-        print(f"  median best after {trials} trials = {target:.5g}")
+        print(
+            f"\n{problem}: best value (median [q25, q75] over seeds); {REFERENCE}'s "
+            f"median best after {trials} trials = {target:.5g}"
+        )
         strategies = entry["strategies"]
         checkpoints = list(next(iter(strategies.values()))["best"])
         head = f"  {'strategy':<11} {'seeds':>5} " + " ".join(f"{'@' + c:>26}" for c in checkpoints)
@@ -194,6 +203,11 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="synthetic and sklearn-sgd, seed 0, 4 trials, all strategies",
     )
+    parser.add_argument(
+        "--only-existing",
+        action="store_true",
+        help="run nothing: summarize the complete runs already in the runs folder",
+    )
     add_out_argument(parser, "bo_quality")
     args = parser.parse_args(argv)
     if args.smoke:
@@ -205,6 +219,8 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     # seeds outermost: whatever finishes covers every problem for the first seeds
     jobs = [(problem, seed) for seed in args.seeds for problem in args.problems]
+    if args.only_existing:
+        jobs = [job for job in jobs if _complete(runs / f"{job[0]}_seed{job[1]}.csv", args)]
     print(f"{len(jobs)} compare runs, {args.jobs} at a time", flush=True)
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         results = list(pool.map(lambda job: (job, _run(*job, args, runs)), jobs))
