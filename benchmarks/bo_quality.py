@@ -163,6 +163,39 @@ def print_tables(summary: dict, trials: int) -> None:
     print("\ntotal generation seconds: " + ", ".join(f"{s} {t:.1f}" for s, t in totals.items()))
 
 
+def markdown(summary: dict, trials: int) -> str:
+    """The summary as Markdown tables: per problem, median [q25, q75] at each checkpoint."""
+    lines = []
+    for problem, entry in summary.items():
+        strategies = entry["strategies"]
+        checkpoints = list(next(iter(strategies.values()))["best"])
+        lines += [
+            f"**{problem}** ({REFERENCE}'s median best after {trials} trials: "
+            f"{entry['reference_target']:.4g})",
+            "",
+            "| strategy | seeds | "
+            + " | ".join(f"best @{c}" for c in checkpoints)
+            + f" | trials to reach {REFERENCE}'s median | generation s |",
+            "| --- | --- | " + " | ".join("---" for _ in checkpoints) + " | --- | --- |",
+        ]
+        for strategy, row in strategies.items():
+            cells = [
+                f"{row['best'][c]['median']:.4g} [{row['best'][c]['q25']:.3g}, "
+                f"{row['best'][c]['q75']:.3g}]"
+                for c in checkpoints
+            ]
+            reach = row["median_trials_to_reference"]
+            reach_text = (
+                "-" if math.isnan(reach) else (f">{trials}" if reach > trials else f"{reach:g}")
+            )
+            lines.append(
+                f"| {strategy} | {row['seeds']} | {' | '.join(cells)} | {reach_text} | "
+                f"{row['generation_seconds']:.1f} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
 def write_chart(df: pd.DataFrame, path: Path) -> None:
     """One subplot per problem: median best so far with a min-max band over seeds."""
     from plotly.subplots import make_subplots
@@ -236,6 +269,7 @@ def main(argv: list[str] | None = None) -> None:
     print_tables(summary, args.trials)
     df.to_csv(out.with_suffix(".csv"), index=False)
     write_chart(df, out.with_suffix(".html"))
+    out.with_suffix(".md").write_text(markdown(summary, args.trials))
     results_json = {
         "benchmark": "bo_quality",
         "command": "python benchmarks/bo_quality.py " + " ".join(argv or sys.argv[1:]),
@@ -252,7 +286,9 @@ def main(argv: list[str] | None = None) -> None:
         "rows": df.to_dict(orient="records"),
     }
     write_results(results_json, out)
-    print(f"wrote {out.with_suffix('.csv')} and {out.with_suffix('.html')}")
+    print(
+        f"wrote {out.with_suffix('.csv')}, {out.with_suffix('.html')} and {out.with_suffix('.md')}"
+    )
 
 
 if __name__ == "__main__":

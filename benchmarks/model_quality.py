@@ -82,7 +82,17 @@ def evaluate_study(path: Path, sizes: list[int], fit_kwargs: dict) -> list[dict]
     metric = default_metric_name(experiment)
     usable, _, _ = experiment_data(experiment, metric)
     indices = sorted({r.trial_index for r in usable})
-    choice_dims = encode_search_space(experiment.search_space).choice_dims
+    # MixedSingleTaskGP's categorical columns: those of every choice parameter (the
+    # one-hot columns of unordered ones and the 0/1 column of two-valued ones)
+    from ax.core.parameter import ChoiceParameter
+
+    encoding = encode_search_space(experiment.search_space)
+    space = experiment.search_space.parameters
+    choice_dims = [
+        i
+        for i, name in enumerate(encoding.column_parameter)
+        if isinstance(space[name], ChoiceParameter)
+    ]
     rows = []
     for n in sizes:
         if n > len(indices):
@@ -136,6 +146,22 @@ def print_table(rows: list[dict]) -> None:
         )
 
 
+def markdown(rows: list[dict], key: str) -> str:
+    """One Markdown table of ``key`` (``"mlpd"`` or ``"mse"``): a row per study and n."""
+    names = list(rows[0][key])
+    lines = [
+        "| study | n | " + " | ".join(names) + " |",
+        "| --- | --- | " + " | ".join("---" for _ in names) + " |",
+    ]
+    for row in rows:
+        cells = []
+        for name in names:
+            text = f"{row[key][name]:.3g}" if key == "mse" else f"{row[key][name]:.3f}"
+            cells.append(f"**{text}**" if key == "mlpd" and name == row["best_fixed"] else text)
+        lines.append(f"| {row['study']} | {row['n']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--studies", nargs="+", default=None, help="default benchmarks/data/*.db")
@@ -167,6 +193,9 @@ def main(argv: list[str] | None = None) -> dict:
         "finite": all(math.isfinite(v) for r in rows for v in r["mlpd"].values()),
     }
     write_results(results, args.out)
+    md = Path(args.out).with_suffix(".md")
+    md.write_text(markdown(rows, "mlpd") + "\n" + markdown(rows, "mse"))
+    print(f"wrote {md}")
     return results
 
 

@@ -11,7 +11,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(
-    "script", ["fit_loo.py", "fit_single.py", "cv_ax.py", "fit_threads.py", "prior_selection.py"]
+    "script",
+    [
+        "fit_loo.py",
+        "fit_single.py",
+        "cv_ax.py",
+        "fit_threads.py",
+        "prior_selection.py",
+        "model_quality.py",
+    ],
 )
 def test_benchmark_script_smoke(script, tmp_path):
     out = tmp_path / "result.json"
