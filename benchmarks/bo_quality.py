@@ -239,7 +239,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--only-existing",
         action="store_true",
-        help="run nothing: summarize the complete runs already in the runs folder",
+        help="run nothing: summarize the (strategy, seed) runs in the runs folder that ran "
+        "all --trials trials (of complete and interrupted compare runs)",
     )
     add_out_argument(parser, "bo_quality")
     args = parser.parse_args(argv)
@@ -252,17 +253,23 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     # seeds outermost: whatever finishes covers every problem for the first seeds
     jobs = [(problem, seed) for seed in args.seeds for problem in args.problems]
-    if args.only_existing:
-        jobs = [job for job in jobs if _complete(runs / f"{job[0]}_seed{job[1]}.csv", args)]
-    print(f"{len(jobs)} compare runs, {args.jobs} at a time", flush=True)
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        results = list(pool.map(lambda job: (job, _run(*job, args, runs)), jobs))
+    if args.only_existing:  # every (strategy, seed) that ran all its trials, of any run
+        results = [
+            (job, (runs / f"{job[0]}_seed{job[1]}.csv", math.nan))
+            for job in jobs
+            if (runs / f"{job[0]}_seed{job[1]}.csv").exists()
+        ]
+    else:
+        print(f"{len(jobs)} compare runs, {args.jobs} at a time", flush=True)
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            results = list(pool.map(lambda job: (job, _run(*job, args, runs)), jobs))
     frames = []
     run_seconds = {}
     for (problem, seed), (csv, seconds) in results:
         frame = pd.read_csv(csv)
         frame.insert(0, "problem", problem)
-        frames.append(frame)
+        counts = frame.groupby("strategy")["trial"].transform("count")
+        frames.append(frame[counts == args.trials])  # no strategy's partial run
         run_seconds[f"{problem}:{seed}"] = seconds
     df = pd.concat(frames, ignore_index=True)
     summary = summarize(df, args.trials)
