@@ -121,6 +121,8 @@ def evaluate_study(path: Path, sizes: list[int], fit_kwargs: dict) -> list[dict]
         row["strategy_within_tolerance"] = row["strategy_gap"] <= TOLERANCE
         row["strategy_mse_le_single_task"] = row["mse"]["strategy"] <= row["mse"]["SingleTaskGP"]
         rows.append(row)
+        mlpd = ", ".join(f"{k} {v:.3f}" for k, v in row["mlpd"].items())
+        print(f"  n={n}: MLPD {mlpd} ({sum(row['seconds'].values()):.0f} s)", flush=True)
     return rows
 
 
