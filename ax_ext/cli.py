@@ -328,7 +328,9 @@ def build_parser() -> argparse.ArgumentParser:
         "many). Ctrl-C stops cleanly; a second Ctrl-C stops at once.",
     )
     tune.add_argument(
-        "problem", help="problem name: synthetic, sklearn-gb, digits-cnn, or a registered one"
+        "problem",
+        help="problem name: a built-in (synthetic, sklearn-gb, sklearn-sgd, sklearn-forest, "
+        "sklearn-svr, sklearn-mlp, digits-cnn), a registered one or module:attribute",
     )
     tune.add_argument(
         "--trials", type=int, default=30, help="finished trials at the end (default 30)"
@@ -417,14 +419,17 @@ def build_parser() -> argparse.ArgumentParser:
         "After a Ctrl-C the chart (and --csv) hold the trials that finished.",
     )
     compare.add_argument(
-        "problem", help="problem name: synthetic, sklearn-gb, digits-cnn, or a registered one"
+        "problem",
+        help="problem name: a built-in (synthetic, sklearn-gb, sklearn-sgd, sklearn-forest, "
+        "sklearn-svr, sklearn-mlp, digits-cnn), a registered one or module:attribute",
     )
     compare.add_argument(
         "--strategies",
         nargs="+",
         default=["ax_ext", "ax-default", "sobol"],
         metavar="STRATEGY",
-        help="strategies among ax_ext, ax-default, sobol (default: all three)",
+        help="strategies among ax_ext, ax-default, sobol, optuna-tpe, optuna-gp (the Optuna "
+        "samplers need `pip install 'ax-ext[bench]'`; default: ax_ext ax-default sobol)",
     )
     compare.add_argument(
         "--seeds", nargs="+", type=int, default=[0, 1], metavar="SEED", help="default: 0 1"

@@ -7,14 +7,23 @@ trials, one line per strategy (the median over seeds) with a band from the
 worst to the best seed; :func:`write_comparison` writes that chart to an HTML
 file.
 
-Strategies (:data:`STRATEGIES`):
+Strategies (:data:`COMPARE_STRATEGIES`):
 
 - ``"ax_ext"``: :func:`ax_ext.generation.sobol_then_bo` (Sobol, then BO with
   ``ScalarChoiceGP``);
 - ``"ax-default"``: Ax's default, ``Client.configure_generation_strategy()``;
 - ``"sobol"``: pure quasi-random search, one Sobol node from the first trial on
   (:func:`~ax_ext.runner.strategies.pure_sobol_strategy`; Ax's
-  ``method="random_search"`` would start with the center point).
+  ``method="random_search"`` would start with the center point);
+- ``"optuna-tpe"`` and ``"optuna-gp"``: Optuna's ``TPESampler`` and
+  ``GPSampler`` with their defaults, seeded (needs the optional Optuna,
+  ``pip install 'ax-ext[bench]'``; see :mod:`ax_ext.runner.optuna_strategies`).
+
+Every strategy's trials go the same way: the parameters become a trial of an
+in-memory Ax ``Client`` (an Optuna proposal is attached to it), the problem
+evaluates them in this process and
+:func:`~ax_ext.runner._recording.record_result` records the result (metrics,
+training curves, failure), as ``ax-ext tune`` does.
 
 With ``csv_path`` every trial's row is appended to the CSV file as it finishes;
 after a Ctrl-C the ``KeyboardInterrupt`` carries the rows so far
@@ -32,12 +41,23 @@ from typing import Any
 
 from ax.exceptions.core import UserInputError
 
+from ax_ext.runner._compare_chart import comparison_figure, write_comparison
 from ax_ext.runner._csv import CsvSink
 from ax_ext.runner._recording import mark_failed, record_result
+from ax_ext.runner.optuna_strategies import OPTUNA_STRATEGIES, OptunaRun, require_optuna
 from ax_ext.runner.problems import Problem, get_problem
 from ax_ext.runner.strategies import STRATEGIES, check_num_sobol_trials, set_strategy
 
-__all__ = ["STRATEGIES", "comparison_figure", "compare_strategies", "write_comparison"]
+__all__ = [
+    "COMPARE_STRATEGIES",
+    "STRATEGIES",
+    "comparison_figure",
+    "compare_strategies",
+    "write_comparison",
+]
+
+#: The strategies ``ax-ext compare`` runs: those of ``ax-ext tune`` and Optuna's.
+COMPARE_STRATEGIES = (*STRATEGIES, *OPTUNA_STRATEGIES)
 
 logger = logging.getLogger(__name__)
 
@@ -57,13 +77,14 @@ COLUMNS = (
 def _check_inputs(strategies: Sequence[str], seeds: Sequence[int], trials: int) -> None:
     if isinstance(strategies, str):
         raise UserInputError(
-            f"Expected strategies to be a sequence of names from {list(STRATEGIES)}, got the "
+            f"Expected strategies to be a sequence of names from {list(COMPARE_STRATEGIES)}, "
+            f"got the "
             f"string {strategies!r}. Pass a list, e.g. [{strategies!r}]."
         )
-    unknown = [s for s in strategies if s not in STRATEGIES]
+    unknown = [s for s in strategies if s not in COMPARE_STRATEGIES]
     if unknown or not strategies:
         raise UserInputError(
-            f"Expected strategies from {list(STRATEGIES)}, got {list(strategies)!r} "
+            f"Expected strategies from {list(COMPARE_STRATEGIES)}, got {list(strategies)!r} "
             f"(unknown: {unknown!r}). Choose one or more of the known strategies."
         )
     if len(set(strategies)) != len(strategies):
@@ -92,8 +113,34 @@ def _client(
         parameters=list(problem.parameters), name=f"compare:{problem.name}:{strategy}:{seed}"
     )
     client.configure_optimization(objective=problem.objective_expression)
-    set_strategy(client, strategy, seed, num_sobol_trials, optimizer_kwargs, trials)
+    if strategy not in OPTUNA_STRATEGIES:  # Optuna's proposals are attached to the client
+        set_strategy(client, strategy, seed, num_sobol_trials, optimizer_kwargs, trials)
     return client
+
+
+def _proposer(client: Any, problem: Problem, strategy: str, seed: int) -> Any:
+    """``(propose, tell)``: ``propose()`` -> ``(trial index, parameters, node)`` or ``None``."""
+    if strategy in OPTUNA_STRATEGIES:
+        run = OptunaRun(problem, strategy, seed)
+
+        def propose():
+            params = run.ask()
+            return client.attach_trial(parameters=params), params, run.node()
+
+        return propose, run.tell
+
+    def propose():
+        new = client.get_next_trials(max_trials=1)
+        if not new:
+            return None
+        ((index, params),) = new.items()
+        return (
+            index,
+            params,
+            client._experiment.trials[index].generator_runs[0]._generation_node_name,
+        )
+
+    return propose, lambda value: None
 
 
 def _run_one(
@@ -107,14 +154,15 @@ def _run_one(
 ) -> int:
     """Run one (strategy, seed) pair, passing each trial's row to ``emit``; the rows run."""
     client = _client(problem, strategy, seed, num_sobol_trials, optimizer_kwargs, trials)
+    propose, tell = _proposer(client, problem, strategy, seed)
     pick = min if problem.minimize else max
     best = math.nan
     done = 0
     for number in range(1, trials + 1):
         t0 = time.perf_counter()
-        new = client.get_next_trials(max_trials=1)
+        proposal = propose()
         seconds = time.perf_counter() - t0
-        if not new:
+        if proposal is None:
             logger.warning(
                 "Strategy %r (seed %d) produced no trial after %d trials; stopping it.",
                 strategy,
@@ -122,8 +170,7 @@ def _run_one(
                 number - 1,
             )
             break
-        ((index, params),) = new.items()
-        node = client._experiment.trials[index].generator_runs[0]._generation_node_name
+        index, params, node = proposal
         value, status = math.nan, "COMPLETED"
         try:
             result = problem.evaluate(params, seed)
@@ -138,6 +185,7 @@ def _run_one(
             else:
                 value = recorded.value
                 best = value if math.isnan(best) else pick(best, value)
+        tell(None if status == "FAILED" else value)
         emit(
             {
                 "strategy": strategy,
@@ -177,7 +225,7 @@ def compare_strategies(
 
     Args:
         problem: A :class:`~ax_ext.runner.problems.Problem` or a registered name.
-        strategies: Names from :data:`STRATEGIES`.
+        strategies: Names from :data:`COMPARE_STRATEGIES`.
         seeds: Seeds; every strategy runs once per seed.
         trials: Trials per strategy and seed.
         num_sobol_trials: Initial quasi-random trials of ``"ax_ext"`` and
@@ -193,11 +241,13 @@ def compare_strategies(
         ``seed``, ``trial`` (1, 2, ... within the run), ``value`` (the objective,
         NaN for failed trials), ``best_so_far`` (best finite value up to this
         trial, NaN before the first), ``status``, ``node`` (the generation node)
-        and ``generation_seconds`` (time of ``get_next_trials``).
+        and ``generation_seconds`` (the time the strategy took to propose the
+        trial: Ax's ``get_next_trials``, Optuna's ``Study.ask``).
         ``df.attrs`` holds ``problem``, ``objective`` and ``minimize``.
 
     Raises:
-        UserInputError: For an unknown problem or strategy, no seeds,
+        UserInputError: For an unknown problem or strategy, an Optuna strategy
+            without Optuna installed, no seeds,
             ``trials < 1`` or ``num_sobol_trials < 1`` (whatever the strategies),
             or a ``csv_path`` in a missing folder.
         KeyboardInterrupt: On Ctrl-C, with ``partial``: the frame of the trials
@@ -210,6 +260,9 @@ def compare_strategies(
     seeds = list(seeds)
     _check_inputs(strategies, seeds, trials)
     check_num_sobol_trials(num_sobol_trials)
+    for strategy in strategies:
+        if strategy in OPTUNA_STRATEGIES:
+            require_optuna(strategy)
     rows: list[dict[str, Any]] = []
     sink = CsvSink(csv_path, COLUMNS)
 
@@ -256,133 +309,3 @@ def _frame(rows: list[dict[str, Any]], problem: Problem) -> Any:
         {"problem": problem.name, "objective": problem.objective, "minimize": problem.minimize}
     )
     return df
-
-
-def _rgba(color: str, alpha: float) -> str:
-    color = color.lstrip("#")
-    r, g, b = (int(color[i : i + 2], 16) for i in (0, 2, 4))
-    return f"rgba({r}, {g}, {b}, {alpha})"
-
-
-def comparison_figure(df: Any, *, title: str | None = None) -> Any:
-    """Best value so far against trials, one line per strategy with a band over seeds.
-
-    Args:
-        df: The frame of :func:`compare_strategies` (columns ``strategy``,
-            ``seed``, ``trial``, ``best_so_far``).
-        title: Figure title; default names the problem and the number of seeds.
-
-    Returns:
-        A plotly ``Figure`` with, per strategy in order of appearance, three
-        traces: ``"<strategy> max"`` and ``"<strategy> min"`` (the band over seeds,
-        not in the legend; the second fills to the first) and ``"<strategy>"``
-        (the median over seeds).
-
-    Raises:
-        UserInputError: If ``df`` lacks one of those columns.
-    """
-    import plotly.graph_objects as go
-    from plotly.colors import qualitative
-
-    missing = [c for c in ("strategy", "seed", "trial", "best_so_far") if c not in df.columns]
-    if missing:
-        raise UserInputError(
-            f"Expected the data frame of compare_strategies, with columns strategy, seed, "
-            f"trial and best_so_far; got columns {list(df.columns)!r} (missing {missing!r})."
-        )
-    palette = qualitative.Plotly
-    fig = go.Figure()
-    for i, strategy in enumerate(dict.fromkeys(df["strategy"])):
-        color = palette[i % len(palette)]
-        wide = df[df["strategy"] == strategy].pivot_table(
-            index="trial", columns="seed", values="best_so_far", aggfunc="first", dropna=False
-        )
-        x = wide.index.tolist()
-        low = wide.min(axis=1, skipna=True).tolist()
-        high = wide.max(axis=1, skipna=True).tolist()
-        median = wide.median(axis=1, skipna=True).tolist()
-        seeds = wide.shape[1]
-        fig.add_trace(
-            go.Scatter(
-                x=x,
-                y=high,
-                name=f"{strategy} max",
-                legendgroup=strategy,
-                showlegend=False,
-                mode="lines",
-                line={"width": 0, "color": color},
-                hoverinfo="skip",
-            )
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=x,
-                y=low,
-                name=f"{strategy} min",
-                legendgroup=strategy,
-                showlegend=False,
-                mode="lines",
-                line={"width": 0, "color": color},
-                fill="tonexty",
-                fillcolor=_rgba(color, 0.2),
-                hoverinfo="skip",
-            )
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=x,
-                y=median,
-                name=strategy,
-                legendgroup=strategy,
-                mode="lines+markers",
-                line={"color": color, "width": 2},
-                marker={"size": 4},
-                hovertemplate=(
-                    f"{strategy}<br>trial %{{x}}<br>median best over {seeds} seeds: "
-                    "%{y:.4g}<extra></extra>"
-                ),
-            )
-        )
-    problem = df.attrs.get("problem", "")
-    objective = df.attrs.get("objective", "objective")
-    direction = {True: "lower is better", False: "higher is better"}.get(
-        df.attrs.get("minimize"), ""
-    )
-    n_seeds = df["seed"].nunique()
-    if title is None:
-        title = (
-            f"{problem + ': ' if problem else ''}best {objective} so far, median and "
-            f"min-max over {n_seeds} seeds"
-        )
-    fig.update_layout(
-        template="plotly_white",
-        title=title,
-        xaxis_title="trials",
-        yaxis_title=f"best {objective} so far" + (f" ({direction})" if direction else ""),
-        hovermode="x unified",
-    )
-    return fig
-
-
-def write_comparison(df: Any, out_path: str | Path, *, title: str | None = None) -> Path:
-    """Write :func:`comparison_figure` of ``df`` to a self-contained HTML file.
-
-    Args:
-        df: The frame of :func:`compare_strategies`.
-        out_path: The HTML file (its folder must exist).
-        title: Figure title (see :func:`comparison_figure`).
-
-    Returns:
-        The path of the written file.
-
-    Raises:
-        UserInputError: If the folder of ``out_path`` does not exist.
-    """
-    out = Path(out_path).expanduser()
-    if not out.parent.is_dir():
-        raise UserInputError(
-            f"Expected the output folder to exist, got {str(out_path)!r} (no folder "
-            f"{str(out.parent)!r}). Create the folder or choose another --out."
-        )
-    comparison_figure(df, title=title).write_html(out, include_plotlyjs=True, full_html=True)
-    return out

@@ -304,11 +304,16 @@ def get_problem(name: str | Problem) -> Problem:
 def _register_builtins() -> None:
     from ax_ext.runner import builtin_moo
     from ax_ext.runner import builtin_problems as b
+    from ax_ext.runner import sklearn_problems as s
 
     for name, factory in (
         ("synthetic", b._synthetic_problem),
         ("sklearn-gb", b._sklearn_gb_problem),
         ("digits-cnn", b._digits_cnn_problem),
+        ("sklearn-sgd", s._sklearn_sgd_problem),
+        ("sklearn-forest", s._sklearn_forest_problem),
+        ("sklearn-svr", s._sklearn_svr_problem),
+        ("sklearn-mlp", s._sklearn_mlp_problem),
         ("synthetic-moo", builtin_moo._synthetic_moo_problem),
     ):
         _REGISTRY.setdefault(name, factory)

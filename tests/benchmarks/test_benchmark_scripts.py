@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
         "fused_backward.py",
         "loose_priors.py",
         "outcome_treatment.py",
+        "model_quality.py",
     ],
 )
 def test_benchmark_script_smoke(script, tmp_path):
@@ -87,3 +88,32 @@ def test_fit_loo_load_mode_records_and_ends_its_busy_processes(tmp_path):
         assert all(Path(f"/proc/{pid}").exists() for pid in pids)
     # ended and reaped when the block ends
     assert not any(Path(f"/proc/{pid}").exists() for pid in pids)
+
+
+def test_bo_quality_smoke_runs_every_strategy_through_the_cli(tmp_path):
+    out = tmp_path / "bo_quality.json"
+    res = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bo_quality.py"), "--smoke", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    data = json.loads(out.read_text())
+    strategies = ["ax_ext", "ax-default", "optuna-tpe", "optuna-gp", "sobol"]
+    assert data["strategies"] == strategies and data["trials"] == 4
+    assert len(data["rows"]) == 2 * len(strategies) * 4  # 2 problems, 1 seed, 4 trials
+    for problem in ("synthetic", "sklearn-sgd"):
+        entry = data["summary"][problem]
+        assert list(entry["strategies"]) == strategies
+        for row in entry["strategies"].values():
+            assert row["generation_seconds"] > 0 and set(row["best"]) == {"4"}
+            assert 1 <= row["median_trials_to_reference"] <= 5  # 5: never within 4
+        assert entry["strategies"]["ax-default"]["median_trials_to_reference"] <= 4
+        assert f"{problem}: best value" in res.stdout
+    assert "total generation seconds: ax_ext" in res.stdout
+    csv = out.with_suffix(".csv").read_text().splitlines()
+    assert csv[0].startswith("problem,strategy,seed,trial,value,best_so_far")
+    assert len(csv) == 1 + len(data["rows"])
+    assert "plotly" in out.with_suffix(".html").read_text()[:200000].lower()
