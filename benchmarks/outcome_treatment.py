@@ -192,35 +192,15 @@ def _failing_synthetic(params: dict) -> float | None:
 
 def _bo_run(failed_trials: str, n_trials: int, seed: int) -> dict:
     from ax.api.client import Client
-    from ax.api.configs import ChoiceParameterConfig, RangeParameterConfig
 
     from ax_ext.generation import quiet_ax, sobol_then_bo
     from ax_ext.models.outcome import OutcomeTreatment
+    from ax_ext.runner import get_problem
 
     client = Client(random_seed=seed)
     with quiet_ax():
-        client.configure_experiment(
-            parameters=[
-                RangeParameterConfig(name="x", parameter_type="float", bounds=(0.0, 1.0)),
-                RangeParameterConfig(name="y", parameter_type="float", bounds=(-1.0, 1.0)),
-                RangeParameterConfig(
-                    name="lr", parameter_type="float", bounds=(1e-5, 1e-1), scaling="log"
-                ),
-                RangeParameterConfig(name="depth", parameter_type="int", bounds=(1, 8)),
-                ChoiceParameterConfig(
-                    name="kernel",
-                    parameter_type="str",
-                    values=["linear", "rbf", "poly"],
-                    is_ordered=False,
-                ),
-                ChoiceParameterConfig(
-                    name="optimizer",
-                    parameter_type="str",
-                    values=["sgd", "adam", "rmsprop", "adagrad"],
-                    is_ordered=False,
-                ),
-            ]
-        )
+        # the built-in synthetic problem's search space
+        client.configure_experiment(parameters=get_problem("synthetic").parameters)
         client.configure_optimization(objective="-loss")
         gs = sobol_then_bo(
             client,

@@ -72,3 +72,26 @@ def test_the_package_names_import_on_first_access():
     assert "ScalarChoiceKernel" in dir(ax_ext)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         ax_ext.nope  # noqa: B018
+
+
+def test_the_clis_names_are_the_librarys():
+    # the CLI spells the names out so that `ax-ext --help` imports neither torch nor Ax;
+    # this test keeps them equal to the library's tables
+    from ax_ext.cli import build_parser
+    from ax_ext.kernels import LENGTHSCALE_PRIOR_STRENGTHS
+    from ax_ext.runner.compare import COMPARE_STRATEGIES
+    from ax_ext.runner.strategies import STRATEGIES
+
+    subparsers = next(
+        a for a in build_parser()._actions if a.__class__.__name__ == "_SubParsersAction"
+    )
+
+    def option(command, dest):
+        (action,) = [a for a in subparsers.choices[command]._actions if a.dest == dest]
+        return action
+
+    assert list(option("demo", "prior").choices) == list(LENGTHSCALE_PRIOR_STRENGTHS)
+    assert list(option("tune", "strategy").choices) == list(STRATEGIES)
+    compare = option("compare", "strategies")
+    assert all(s in compare.help for s in COMPARE_STRATEGIES)
+    assert list(compare.default) == list(STRATEGIES)
