@@ -106,3 +106,14 @@ def test_the_rules_catch_a_violation(tmp_path):
     found = list(_imports(bad))
     assert ("ax_ext.runner._session", ["_x"]) in found
     assert ("ax_ext.models", []) in found
+
+
+def test_problem_type_stands_alone_and_built_ins_do_not_import_the_registry():
+    # problem.py imports nothing of ax_ext; the built-in problem modules import it (not
+    # the registry, problems.py, which imports them): no import cycle, lazy or not
+    runner = ROOT / "runner"
+    assert list(_imports(runner / "problem.py")) == []
+    for name in ("builtin_problems.py", "sklearn_problems.py", "builtin_moo.py"):
+        modules = {module for module, _ in _imports(runner / name)}
+        assert "ax_ext.runner.problems" not in modules, name
+        assert "ax_ext.runner.problem" in modules, name

@@ -14,7 +14,7 @@ import numbers
 from dataclasses import dataclass
 from typing import Any
 
-from ax_ext.runner.problems import CURVES_KEY, Problem, split_result
+from ax_ext.runner.problem import CURVES_KEY, Problem, split_result
 
 logger = logging.getLogger(__name__)
 

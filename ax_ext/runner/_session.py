@@ -33,7 +33,7 @@ from ax_ext.runner import _coordination as co
 from ax_ext.runner._interrupt import Interrupt
 from ax_ext.runner._recording import Recorded, mark_failed, record_result
 from ax_ext.runner._storage import display_storage, experiment_names, storage_error
-from ax_ext.runner.problems import Problem
+from ax_ext.runner.problem import Problem
 from ax_ext.runner.strategies import strategy_differences
 
 logger = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ax_ext.runner.problems import Problem
+from ax_ext.runner.problem import Problem
 
 __all__ = ["synthetic_moo"]
 

@@ -13,7 +13,7 @@ import time
 from functools import lru_cache
 from typing import Any
 
-from ax_ext.runner.problems import CURVES_KEY, Problem, TrialFailedError
+from ax_ext.runner.problem import CURVES_KEY, Problem, TrialFailedError
 
 __all__ = [
     "SYNTHETIC_OPTIMUM",

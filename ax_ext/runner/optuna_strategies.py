@@ -25,7 +25,7 @@ from typing import Any
 
 from ax.exceptions.core import UserInputError
 
-from ax_ext.runner.problems import Problem
+from ax_ext.runner.problem import Problem
 
 __all__ = ["OPTUNA_STRATEGIES", "OptunaRun", "optuna_distributions", "require_optuna"]
 

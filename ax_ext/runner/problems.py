@@ -1,44 +1,47 @@
-"""Tuning problems for ``ax-ext tune``: a search space, an objective and an evaluation.
+"""The registry of tuning problems for ``ax-ext tune``: built-in and registered ones.
 
-A :class:`Problem` names its Ax parameters (``ax.api.configs`` parameter configs),
-its objective metric and direction, and a function ``evaluate(params, seed)`` that
-runs one trial and returns its metrics. Evaluation functions run in Dask worker
-processes, so they are module-level functions (picklable by reference) and import
-their heavy dependencies (scikit-learn, PyTorch) themselves; this module does not
-import Ax, so a worker that unpickles an evaluation function does not pay for it.
+:func:`get_problem` finds a problem by name: a built-in one
+(:data:`BUILTIN_PROBLEMS`, created on first use), one registered with
+:func:`register_problem`, or one named on the command line as
+``package.module:attribute`` (a :class:`~ax_ext.runner.problem.Problem` or a
+function returning one). The problem type itself, and the check of what an
+evaluation returns (:func:`~ax_ext.runner.problem.split_result`), live in
+:mod:`ax_ext.runner.problem`; they are re-exported here.
 
-Built-in problems, created on first use by :func:`get_problem`:
+Built-in problems:
 
 * ``synthetic``: a mixed-space function with a known optimum (0 at
   ``builtin_problems.SYNTHETIC_OPTIMUM``), a few microseconds per trial;
+* ``synthetic-moo``: two objectives on the same space (a Pareto front);
 * ``sklearn-gb``: scikit-learn's ``HistGradientBoostingClassifier`` on the bundled
   breast-cancer data, 3-fold cross-validated log loss;
+* ``sklearn-sgd``, ``sklearn-forest``, ``sklearn-svr``, ``sklearn-mlp``: more
+  scikit-learn models on bundled data (:mod:`ax_ext.runner.sklearn_problems`);
 * ``digits-cnn``: a small PyTorch CNN on scikit-learn's bundled 8x8 digits images,
   validation loss after a one-cycle schedule; a few seconds per trial on a CPU.
 
-Register your own with :func:`register_problem`, or name it on the command line
-as ``package.module:attribute`` (a :class:`Problem` or a function returning one).
-
-Training curves: besides its scalar metrics, an evaluation may return per-epoch
-(or per-step) curves under the reserved key :data:`CURVES_KEY` (``"curves"``), a
-dict mapping curve names to lists of numbers, one per epoch or step::
-
-    {"val_loss": 0.31, "val_accuracy": 0.93,
-     "curves": {"val_loss": [0.9, 0.5, 0.31], "val_accuracy": [0.7, 0.88, 0.93]}}
-
-:func:`split_result` separates and checks them; the study stores them in the
-trial's run metadata (see :mod:`ax_ext.runner.study`) and the report draws them.
+The built-in modules import their heavy dependencies inside their functions, so
+importing this module imports neither Ax, scikit-learn nor PyTorch.
 """
 
 from __future__ import annotations
 
-import logging
-import numbers
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
+from ax_ext.runner import builtin_moo, builtin_problems, sklearn_problems
+from ax_ext.runner.problem import (
+    CURVES_KEY,
+    Problem,
+    TrialFailedError,
+    _short,
+    _user_input_error,
+    split_result,
+)
+
 __all__ = [
+    "BUILTIN_PROBLEMS",
     "CURVES_KEY",
     "Problem",
     "TrialFailedError",
@@ -48,181 +51,22 @@ __all__ = [
     "split_result",
 ]
 
-logger = logging.getLogger(__name__)
-
-#: The reserved key of an evaluation's result that holds its training curves.
-CURVES_KEY = "curves"
-
-
-class TrialFailedError(RuntimeError):
-    """Raised by an evaluation whose trial failed (e.g. training diverged to NaN).
-
-    The study marks the trial FAILED with the message as the reason, instead of
-    recording a number.
-    """
-
-
-@dataclass
-class Problem:
-    """A tuning problem: search space, objective and evaluation function.
-
-    Args:
-        name: The name used on the command line and stored with the study.
-        parameters: Ax parameter configs (``RangeParameterConfig`` /
-            ``ChoiceParameterConfig`` from ``ax.api.configs``).
-        objective: The metric to optimize; ``evaluate`` must return it.
-        minimize: Whether smaller values of ``objective`` are better.
-        evaluate: ``evaluate(params, seed) -> dict[str, Any]``: runs one trial and
-            returns its metrics (the objective and any others, tracked by Ax), and
-            optionally its training curves under :data:`CURVES_KEY` (see
-            :func:`split_result`). It raises :class:`TrialFailedError` (or any
-            exception) for a failed trial. It runs in Dask worker processes, so it
-            must be picklable: a module-level function of an importable module.
-        description: One line for ``--help`` and reports.
-        optimum: The best objective value, where known (for tests and comparisons).
-        metadata: Free-form extra information about the problem.
-        other_objectives: More objectives, ``{metric: minimize}``, for a
-            multi-objective study: Ax's multi-objective BO (expected hypervolume
-            improvement) then searches for the Pareto front of ``objective`` and
-            these; ``evaluate`` must return each, finite. ``objective`` stays the
-            first (the one ``ax-ext tune`` prints the best value of).
-    """
-
-    name: str
-    parameters: Sequence[Any]
-    objective: str
-    minimize: bool
-    evaluate: Callable[[dict[str, Any], int], dict[str, Any]]
-    description: str = ""
-    optimum: float | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
-    other_objectives: Mapping[str, bool] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.other_objectives, Mapping) or not all(
-            isinstance(k, str) and k and isinstance(v, bool)
-            for k, v in self.other_objectives.items()
-        ):
-            raise _user_input_error(
-                "Expected other_objectives to map metric names to minimize (True or False), "
-                f"got {_short(self.other_objectives)} for problem {self.name!r}."
-            )
-        if self.objective in self.other_objectives:
-            raise _user_input_error(
-                f"Expected other_objectives without the objective {self.objective!r}, got "
-                f"{sorted(self.other_objectives)!r} for problem {self.name!r}. List each "
-                "objective once."
-            )
-        for name in self.objectives:
-            if name == CURVES_KEY:
-                raise _user_input_error(
-                    f"Expected an objective name other than {CURVES_KEY!r}, which is "
-                    f"reserved for training curves, got {name!r} for problem "
-                    f"{self.name!r}. Rename the metric."
-                )
-
-    @property
-    def objectives(self) -> dict[str, bool]:
-        """Every objective, ``{metric: minimize}``, ``objective`` first."""
-        return {self.objective: self.minimize, **dict(self.other_objectives)}
-
-    @property
-    def objective_expression(self) -> str:
-        """The objective(s) as Ax's ``Client.configure_optimization`` expects them.
-
-        Example:
-            >>> p = Problem("p", [], "loss", True, print, other_objectives={"acc": False})
-            >>> p.objective_expression
-            '-loss, acc'
-        """
-        return ", ".join(f"-{n}" if m else n for n, m in self.objectives.items())
-
-    @property
-    def parameter_names(self) -> list[str]:
-        """The names of the search space's parameters."""
-        return [p.name for p in self.parameters]
-
+#: The built-in problems: name -> a function without arguments that creates the
+#: :class:`Problem` (called on first use by :func:`get_problem`).
+BUILTIN_PROBLEMS: Mapping[str, Callable[[], Problem]] = MappingProxyType(
+    {
+        "synthetic": builtin_problems._synthetic_problem,
+        "sklearn-gb": builtin_problems._sklearn_gb_problem,
+        "digits-cnn": builtin_problems._digits_cnn_problem,
+        "sklearn-sgd": sklearn_problems._sklearn_sgd_problem,
+        "sklearn-forest": sklearn_problems._sklearn_forest_problem,
+        "sklearn-svr": sklearn_problems._sklearn_svr_problem,
+        "sklearn-mlp": sklearn_problems._sklearn_mlp_problem,
+        "synthetic-moo": builtin_moo._synthetic_moo_problem,
+    }
+)
 
 _REGISTRY: dict[str, Problem | Callable[[], Problem]] = {}
-
-_CURVES_EXAMPLE = "{'val_loss': 0.3, 'curves': {'val_loss': [0.9, 0.5, 0.3]}}"
-
-
-def split_result(result: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, list[float]]]:
-    """Split an evaluation's result into its scalar metrics and its training curves.
-
-    The curves are the value of the reserved key :data:`CURVES_KEY` (``"curves"``):
-    a dict mapping curve names (non-empty strings, e.g. ``"train_loss"``,
-    ``"val_loss"``) to sequences of real numbers (lists, tuples, 1-D NumPy arrays
-    or tensors), one per epoch or step, in order. Curves may differ in length;
-    non-finite values (a diverging run) are kept as ``nan``/``inf``. The scalar
-    metrics are returned untouched.
-
-    Args:
-        result: What a problem's ``evaluate`` returned.
-
-    Returns:
-        ``(metrics, curves)``: the result without ``"curves"``, and the curves as
-        ``{name: [float, ...]}`` (``{}`` when the result has none).
-
-    Raises:
-        UserInputError: If ``"curves"`` is not a dict of non-empty string names to
-            1-D sequences of real numbers; the message names the offending curve.
-
-    Example:
-        >>> metrics, curves = split_result({"loss": 0.3, "curves": {"loss": (0.9, 0.5, 0.3)}})
-        >>> metrics, curves
-        ({'loss': 0.3}, {'loss': [0.9, 0.5, 0.3]})
-        >>> split_result({"loss": 0.3})
-        ({'loss': 0.3}, {})
-    """
-    metrics = {k: v for k, v in result.items() if k != CURVES_KEY}
-    if CURVES_KEY not in result:
-        return metrics, {}
-    raw = result[CURVES_KEY]
-    if not isinstance(raw, Mapping):
-        raise _user_input_error(
-            f"Expected result[{CURVES_KEY!r}] to be a dict mapping curve names to lists of "
-            f"numbers (one per epoch or step), got {type(raw).__name__} {_short(raw)}. "
-            f"Return e.g. {_CURVES_EXAMPLE}, or leave {CURVES_KEY!r} out."
-        )
-    curves: dict[str, list[float]] = {}
-    for name, values in raw.items():
-        if not isinstance(name, str) or not name:
-            raise _user_input_error(
-                f"Expected the curve names in result[{CURVES_KEY!r}] to be non-empty "
-                f"strings, got {name!r}. Return e.g. {_CURVES_EXAMPLE}."
-            )
-        curves[name] = _curve_values(name, values)
-    return metrics, curves
-
-
-def _curve_values(name: str, values: Any) -> list[float]:
-    if hasattr(values, "tolist") and not isinstance(values, list | tuple):
-        values = values.tolist()  # NumPy arrays, PyTorch tensors
-    ok = isinstance(values, list | tuple) and all(
-        isinstance(v, numbers.Real) and not isinstance(v, bool) for v in values
-    )
-    if not ok:
-        raise _user_input_error(
-            f"Expected result[{CURVES_KEY!r}][{name!r}] to be a list of real numbers (one "
-            f"per epoch or step; nan and inf are allowed), got {type(values).__name__} "
-            f"{_short(values)}. Return e.g. {_CURVES_EXAMPLE}."
-        )
-    return [float(v) for v in values]
-
-
-def _short(value: Any, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _user_input_error(message: str) -> Exception:
-    # imported here: importing Ax takes seconds, and Dask workers that unpickle an
-    # evaluation function import this module without needing Ax
-    from ax.exceptions.core import UserInputError
-
-    return UserInputError(message)
 
 
 def register_problem(
@@ -302,20 +146,7 @@ def get_problem(name: str | Problem) -> Problem:
 
 
 def _register_builtins() -> None:
-    from ax_ext.runner import builtin_moo
-    from ax_ext.runner import builtin_problems as b
-    from ax_ext.runner import sklearn_problems as s
-
-    for name, factory in (
-        ("synthetic", b._synthetic_problem),
-        ("sklearn-gb", b._sklearn_gb_problem),
-        ("digits-cnn", b._digits_cnn_problem),
-        ("sklearn-sgd", s._sklearn_sgd_problem),
-        ("sklearn-forest", s._sklearn_forest_problem),
-        ("sklearn-svr", s._sklearn_svr_problem),
-        ("sklearn-mlp", s._sklearn_mlp_problem),
-        ("synthetic-moo", builtin_moo._synthetic_moo_problem),
-    ):
+    for name, factory in BUILTIN_PROBLEMS.items():
         _REGISTRY.setdefault(name, factory)
 
 

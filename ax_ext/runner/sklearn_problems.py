@@ -24,7 +24,7 @@ import warnings
 from functools import lru_cache
 from typing import Any
 
-from ax_ext.runner.problems import Problem, TrialFailedError
+from ax_ext.runner.problem import Problem, TrialFailedError
 
 __all__ = [
     "sklearn_forest_evaluate",

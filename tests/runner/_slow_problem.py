@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from ax_ext.runner.builtin_problems import synthetic_loss
-from ax_ext.runner.problems import Problem, TrialFailedError
+from ax_ext.runner.problem import Problem, TrialFailedError
 
 SLEEP_ENV = "AX_EXT_TEST_SLEEP"
 HANG_MARKER_ENV = "AX_EXT_TEST_HANG_MARKER"
