@@ -309,24 +309,8 @@ def _criteria_text(client: Any) -> str:
     return "; ".join(parts)
 
 
-def _why(node: str) -> str:
-    from ax_ext.generation import BO_BUDGET_SPENT, BO_GATE_PASSED
-
-    if node == BO_GATE_PASSED:
-        return (
-            "the leave-one-out quality gate passed: the model fitted to the Sobol trials "
-            "predicted held-out trials well enough"
-        )
-    if node == BO_BUDGET_SPENT:
-        return (
-            "the Sobol budget was spent before the leave-one-out quality gate passed, so BO "
-            "started anyway"
-        )
-    return "the Sobol node's transition criteria were met (enough Sobol / completed trials)"
-
-
 def strategy_section(client: Any, trials: Sequence[TrialInfo]) -> tuple[str, str]:
-    from ax_ext.generation import SOBOL
+    from ax_ext.generation import SOBOL, explain_node
 
     strategy = getattr(client, "_maybe_generation_strategy", None)
     name = getattr(strategy, "name", None) or "unknown"
@@ -354,7 +338,7 @@ def strategy_section(client: Any, trials: Sequence[TrialInfo]) -> tuple[str, str
         lines.append(
             f'<p id="switch">It switched to BO at trial {first_bo.index}, after {before} '
             f"Sobol trials, with node <code>{html.escape(first_bo.node)}</code>: "
-            f"{html.escape(_why(first_bo.node))}.</p>"
+            f"{html.escape(explain_node(first_bo.node))}.</p>"
         )
     criteria = _criteria_text(client)
     if criteria:
