@@ -13,20 +13,18 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import plotly.graph_objects as go
 from ax.exceptions.core import AxParameterWarning, UserInputError
 from plotly.subplots import make_subplots
 
-from ax_ext.cross_validation.ax import (
-    TrialRow,
-    default_metric_name,
-    encode_search_space,
-    experiment_data,
-    get_experiment,
-    objective_minimizes,
+from ax_ext.cross_validation.ax import TrialRow
+from ax_ext.cross_validation.trials import (
+    best_trials,
+    boundary_findings,
+    describe_boundary,
+    trial_points,
 )
 from ax_ext.plotting._style import (
     BAD,
@@ -38,7 +36,13 @@ from ax_ext.plotting._style import (
     hover_lines,
 )
 
-__all__ = ["BoundaryWarning", "axis_plots", "isolation_plot"]
+__all__ = ["BOUNDARY_HINT", "BoundaryWarning", "axis_plots", "isolation_plot"]
+
+#: What to do about a crowded bound (the :class:`BoundaryWarning`'s hint).
+BOUNDARY_HINT = (
+    "The optimum may lie outside the search space; consider extending these ranges and "
+    "running more trials."
+)
 
 
 class BoundaryWarning(AxParameterWarning):
@@ -47,64 +51,6 @@ class BoundaryWarning(AxParameterWarning):
     Raised (as a warning) by :func:`axis_plots`; a subclass of Ax's
     ``AxParameterWarning``, so Ax's warning filters apply.
     """
-
-
-@dataclass
-class _Points:
-    experiment: Any
-    metric_name: str
-    minimize: bool
-    ok: list[TrialRow]  # completed, finite, feasible
-    infeasible: list[TrialRow]  # completed, finite, violating an outcome constraint
-    failed: list[TrialRow]  # failed, abandoned, or completed without a finite value
-
-
-def _violates(experiment: Any, values: dict[str, float]) -> bool:
-    config = experiment.optimization_config
-    for c in [] if config is None else config.outcome_constraints:
-        if c.relative:
-            continue  # needs the status-quo arm; not judged here
-        weights = c.metric_weights
-        if not all(name in values for name, _ in weights):
-            continue
-        total = sum(w * values[name] for name, w in weights)
-        if (c.op.name == "GEQ" and total < c.bound) or (c.op.name == "LEQ" and total > c.bound):
-            return True
-    return False
-
-
-def _collect(experiment_or_client: Any, metric_name: str | None, minimize: bool | None) -> _Points:
-    experiment = get_experiment(experiment_or_client)
-    metric_name = metric_name or default_metric_name(experiment)
-    if metric_name not in experiment.metrics:
-        raise UserInputError(
-            f"Expected metric_name to be one of {sorted(experiment.metrics)!r}, got "
-            f"{metric_name!r}."
-        )
-    if minimize is None:
-        minimize = objective_minimizes(experiment, metric_name)
-    if minimize is None:
-        raise UserInputError(
-            f"Metric {metric_name!r} is not the experiment's objective, so which values are "
-            "best is unknown: pass minimize=True or minimize=False."
-        )
-    rows, _, failed = experiment_data(experiment, metric_name)
-    failed = [r for r in failed if r.status in ("FAILED", "ABANDONED", "COMPLETED")]
-    df = experiment.lookup_data().df
-    values: dict[tuple[int, str], dict[str, float]] = {}
-    for r in df.itertuples(index=False):
-        values.setdefault((int(r.trial_index), str(r.arm_name)), {})[r.metric_name] = r.mean
-    ok, infeasible = [], []
-    for row in rows:
-        bad = _violates(experiment, values.get((row.trial_index, row.arm_name), {}))
-        (infeasible if bad else ok).append(row)
-    return _Points(experiment, metric_name, bool(minimize), ok, infeasible, failed)
-
-
-def _best(points: _Points, top_k: int | None, top_fraction: float) -> list[TrialRow]:
-    k = top_k if top_k is not None else max(1, math.ceil(top_fraction * len(points.ok)))
-    ordered = sorted(points.ok, key=lambda r: r.mean, reverse=not points.minimize)
-    return ordered[:k]
 
 
 def _hover(row: TrialRow, metric_name: str, extra: str = "") -> str:
@@ -117,36 +63,6 @@ def _axis_value(p: Any, value: Any) -> Any:
     from ax.core.parameter import ChoiceParameter
 
     return str(value) if isinstance(p, ChoiceParameter) else value
-
-
-def _boundaries(
-    points: _Points, best: list[TrialRow], tolerance: float, fraction: float
-) -> list[dict[str, Any]]:
-    """Range parameters whose best trials crowd a bound (in the model's scaling)."""
-    from ax.core.parameter import RangeParameter
-
-    encoding = encode_search_space(points.experiment.search_space)
-    found = []
-    need = max(1, math.ceil(fraction * len(best)))
-    for name, p in points.experiment.search_space.parameters.items():
-        if not isinstance(p, RangeParameter) or p.lower == p.upper or not best:
-            continue
-        column = encoding.feature_names.index(name)
-        unit = [encoding.encode(r.parameters)[column] for r in best]
-        for side, near, bound in (
-            ("lower", [u <= tolerance for u in unit], p.lower),
-            ("upper", [u >= 1 - tolerance for u in unit], p.upper),
-        ):
-            if sum(near) >= need:
-                found.append(
-                    {
-                        "parameter": name,
-                        "bound": side,
-                        "value": bound,
-                        "best_trials": [r.trial_index for r, n in zip(best, near) if n],
-                    }
-                )
-    return found
 
 
 def axis_plots(
@@ -218,7 +134,7 @@ def axis_plots(
     """
     from ax.core.parameter import ChoiceParameter, FixedParameter, RangeParameter
 
-    points = _collect(experiment_or_client, metric_name, minimize)
+    points = trial_points(experiment_or_client, metric_name, minimize)
     space = points.experiment.search_space.parameters
     names = (
         list(parameters)
@@ -228,13 +144,17 @@ def axis_plots(
     unknown = [n for n in names if n not in space]
     if unknown or not names:
         raise UserInputError(f"Expected parameters among {list(space)!r}, got {names!r}.")
-    best = _best(points, top_k, top_fraction)
+    best = best_trials(points, top_k, top_fraction)
     best_ids = {(r.trial_index, r.arm_name) for r in best}
-    boundary = [
-        b
-        for b in _boundaries(points, best, boundary_tolerance, boundary_fraction)
-        if b["parameter"] in names
-    ]
+    findings = boundary_findings(
+        points,
+        top_fraction=top_fraction,
+        top_k=top_k,
+        tolerance=boundary_tolerance,
+        fraction=boundary_fraction,
+    )
+    findings = findings[findings["parameter"].isin(names)].reset_index(drop=True)
+    boundary = findings.to_dict("records")
     cols = max(1, min(cols, len(names)))
     rows = math.ceil(len(names) / cols)
     titles = []
@@ -339,15 +259,8 @@ def axis_plots(
             y=[hi * 3 if points.minimize else lo / 3] * len(points.failed),
         )
     if boundary and warn:
-        where = ", ".join(
-            f"{b['parameter']} ({b['bound']} bound {fmt(b['value'])})" for b in boundary
-        )
         warnings.warn(
-            BoundaryWarning(
-                f"The best trials of {points.metric_name!r} sit at a search-space bound: {where}.",
-                hint="The optimum may lie outside the search space; consider extending these "
-                "ranges and running more trials.",
-            ),
+            BoundaryWarning(describe_boundary(findings, points.metric_name), hint=BOUNDARY_HINT),
             stacklevel=2,
         )
     return fig
@@ -439,7 +352,7 @@ def isolation_plot(
     """
     from ax.core.parameter import ChoiceParameter
 
-    points = _collect(experiment_or_client, metric_name, minimize)
+    points = trial_points(experiment_or_client, metric_name, minimize)
     space = points.experiment.search_space.parameters
     if parameter not in space:
         raise UserInputError(f"Expected parameter to be one of {list(space)!r}, got {parameter!r}.")

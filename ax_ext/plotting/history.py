@@ -12,8 +12,9 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from ax_ext.cross_validation.trials import trial_points
 from ax_ext.plotting._style import BAD, BEST, POINT, apply_log_y, base_layout
-from ax_ext.plotting.experiment import _collect, _hover
+from ax_ext.plotting.experiment import _hover
 
 __all__ = ["QUASI_RANDOM_NODES", "first_model_based_trial", "optimization_history"]
 
@@ -84,7 +85,7 @@ def optimization_history(
         >>> list(fig.data[1].y), fig.layout.meta["best"]
         ([0.9, 0.2, 0.2], [1, 0.2])
     """
-    points = _collect(experiment_or_client, metric_name, minimize)
+    points = trial_points(experiment_or_client, metric_name, minimize)
     rows = sorted(points.ok + points.infeasible, key=lambda r: r.trial_index)
     pick = min if points.minimize else max
     best_so_far, best = [], None

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -220,21 +219,21 @@ def playbook_section(
 
     if not completed:
         return "", _note("Needs at least 1 completed trial with a finite objective value.")
+    from ax_ext.cross_validation.trials import boundary_findings, describe_boundary, trial_points
+    from ax_ext.plotting.experiment import BOUNDARY_HINT
+
     parts = []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        axes = axis_plots(client, metric_name=metric, minimize=minimize)
-    boundary = [w for w in caught if w.category.__name__ == "BoundaryWarning"]
-    for w in boundary:
-        parts.append(f'<p class="warning">Warning: {html.escape(str(w.message))}</p>')
-    for w in caught:
-        if w not in boundary:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    points = trial_points(client, metric, minimize)
+    findings = boundary_findings(points)
+    if not findings.empty:
+        message = f"{describe_boundary(findings, points.metric_name)} {BOUNDARY_HINT}"
+        parts.append(f'<p class="warning">Warning: {html.escape(message)}</p>')
+    axes = axis_plots(client, metric_name=metric, minimize=minimize, warn=False)
     parts.append(_figure_html(axes, f"chart-axis-plots{suffix}"))
     parts.append(_note(f"Isolation plot: the best trial for each value (or range) of {parameter}."))
     isolation = isolation_plot(client, parameter, metric_name=metric, minimize=minimize)
     parts.append(_figure_html(isolation, f"chart-isolation-plot{suffix}"))
-    at_bound = [b["parameter"] for b in (axes.layout.meta or {}).get("boundary", [])]
+    at_bound = findings["parameter"].tolist()
     reading = (
         f"The best trials sit at a bound of {', '.join(at_bound)}: the optimum may lie "
         "outside the search space."
