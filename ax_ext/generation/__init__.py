@@ -18,18 +18,20 @@ from ax_ext.generation.acquisition import (
     with_mixed_alternating_budget,
 )
 from ax_ext.generation.gate import LOOQualityGate
-from ax_ext.generation.outcome import TreatOutcomes
-from ax_ext.generation.quiet import quiet_ax
-from ax_ext.generation.storage import load_client, save_client, sqlite_storage_config
-from ax_ext.generation.strategy import (
+from ax_ext.generation.nodes import (
     BO,
     BO_BUDGET_SPENT,
     BO_GATE_PASSED,
-    BO_TRANSFORMS,
     NODE_EXPLANATIONS,
     SOBOL,
     default_num_sobol_trials,
     explain_node,
+)
+from ax_ext.generation.outcome import TreatOutcomes
+from ax_ext.generation.quiet import quiet_ax
+from ax_ext.generation.storage import load_client, save_client, sqlite_storage_config
+from ax_ext.generation.strategy import (
+    BO_TRANSFORMS,
     scalar_choice_model_config,
     sobol_then_bo,
     unordered_choice_values,

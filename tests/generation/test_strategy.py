@@ -9,10 +9,8 @@ from botorch.utils.testing import BotorchTestCase
 
 from ax_ext.generation import (
     BO,
-    NODE_EXPLANATIONS,
     SOBOL,
     default_num_sobol_trials,
-    explain_node,
     scalar_choice_model_config,
     sobol_then_bo,
 )
@@ -101,17 +99,6 @@ class TestSobolThenBO(BotorchTestCase):
         client = make_client(fixed=False)
         client.set_generation_strategy(sobol_then_bo(client, num_sobol_trials=6, max_parallelism=2))
         self.assertEqual(len(client.get_next_trials(max_trials=5)), 2)
-
-    def test_every_node_the_strategy_builds_is_explained(self):
-        client = make_client()
-        names = set()
-        for gate in (None, 0.5):
-            gs = sobol_then_bo(client, num_sobol_trials=5, quality_gate=gate)
-            names |= {node.name for node in gs._nodes}
-        self.assertEqual(len(names), 4)  # Sobol, BO, and the gated variant's two BO nodes
-        self.assertTrue(names <= set(NODE_EXPLANATIONS), names - set(NODE_EXPLANATIONS))
-        self.assertNotEqual(explain_node(BO), explain_node(SOBOL))
-        self.assertIn("outside this strategy", explain_node("manual"))
 
     def test_defaults(self):
         client = make_client()
