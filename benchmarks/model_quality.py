@@ -39,13 +39,8 @@ import torch
 from _out import add_out_argument, write_results
 from botorch.models import MixedSingleTaskGP, SingleTaskGP
 
+from ax_ext.adapter import default_metric_name, encode_search_space, experiment_data, get_experiment
 from ax_ext.cross_validation import ax_cross_validation
-from ax_ext.cross_validation.ax import (
-    default_metric_name,
-    encode_search_space,
-    experiment_data,
-    get_experiment,
-)
 from ax_ext.generation import sobol_then_bo
 from ax_ext.models import ScalarChoiceGP
 from ax_ext.models.prior_selection import AUTO_CANDIDATES

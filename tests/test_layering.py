@@ -15,15 +15,25 @@ ROOT = Path(ax_ext.__file__).parent
 #: what each part of ax_ext may import from the others
 ALLOWED = {
     "fit": set(),
+    "adapter": set(),
     "kernels": set(),
     "extras": set(),
     "studies": set(),
     "synthetic": set(),
     "expressions": {"kernels"},
     "models": {"fit", "kernels"},
-    "cross_validation": {"fit", "kernels", "models", "expressions", "extras"},
-    "generation": {"fit", "kernels", "models", "expressions", "cross_validation", "extras"},
+    "cross_validation": {"adapter", "fit", "kernels", "models", "expressions", "extras"},
+    "generation": {
+        "adapter",
+        "fit",
+        "kernels",
+        "models",
+        "expressions",
+        "cross_validation",
+        "extras",
+    },
     "plotting": {
+        "adapter",
         "fit",
         "kernels",
         "models",
@@ -33,6 +43,7 @@ ALLOWED = {
         "extras",
     },
     "runner": {
+        "adapter",
         "fit",
         "kernels",
         "models",

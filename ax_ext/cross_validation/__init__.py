@@ -3,13 +3,8 @@
 :func:`ax_cross_validation` (an Ax experiment or Client) imports Ax when called.
 """
 
-from ax_ext.cross_validation.ax import (
-    AxCrossValidationResult,
-    ExcludedTrial,
-    SearchSpaceEncoding,
-    ax_cross_validation,
-    encode_search_space,
-)
+from ax_ext.adapter import ExcludedTrial, SearchSpaceEncoding, encode_search_space
+from ax_ext.cross_validation.ax_experiments import AxCrossValidationResult, ax_cross_validation
 from ax_ext.cross_validation.loo import CrossValidationResult, loo_cross_validation
 from ax_ext.cross_validation.metrics import cv_metrics
 

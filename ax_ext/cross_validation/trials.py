@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 from ax.exceptions.core import UserInputError
 
-from ax_ext.cross_validation.ax import (
+from ax_ext.adapter import (
     TrialRow,
     default_metric_name,
     encode_search_space,

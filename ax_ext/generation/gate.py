@@ -112,8 +112,8 @@ class LOOQualityGate(TransitionCriterion):
 
     def is_met(self, experiment: Experiment, curr_node: GenerationNode) -> bool:
         """Cross-validate on the completed trials and compare with the threshold."""
+        from ax_ext.adapter import experiment_data
         from ax_ext.cross_validation import ax_cross_validation
-        from ax_ext.cross_validation.ax import experiment_data
 
         completed = experiment.trial_indices_by_status[TrialStatus.COMPLETED]
         values = []

@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 from ax.exceptions.core import AxParameterWarning, UserInputError
 from plotly.subplots import make_subplots
 
-from ax_ext.cross_validation.ax import TrialRow
+from ax_ext.adapter import TrialRow
 from ax_ext.cross_validation.trials import (
     best_trials,
     boundary_findings,

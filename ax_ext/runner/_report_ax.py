@@ -95,7 +95,7 @@ def model_adapter(client: Any, cv: Any, model: Any) -> tuple[Any, str]:
     )
     from ax.generators.torch.botorch_modular.utils import copy_model_config_with_default_values
 
-    from ax_ext.cross_validation.ax import get_experiment
+    from ax_ext.adapter import get_experiment
 
     spec = _bo_spec(client)
     if spec is None:

@@ -25,7 +25,7 @@ def _fit_full_model(cv: Any, experiment: Any, fit_kwargs: dict[str, Any] | None)
     import torch
     from gpytorch.mlls import ExactMarginalLogLikelihood
 
-    from ax_ext.cross_validation.ax import experiment_data
+    from ax_ext.adapter import experiment_data
     from ax_ext.fit import fit_gpytorch_mll
     from ax_ext.models import ScalarChoiceGP
 
@@ -60,8 +60,8 @@ def model_and_cv_sections(
 
     One cross-validation and one full fit; the importance chart reads the full
     fit's expression, Ax's analyses its hyperparameters (no further fit)."""
+    from ax_ext.adapter import get_experiment
     from ax_ext.cross_validation import ax_cross_validation
-    from ax_ext.cross_validation.ax import get_experiment
     from ax_ext.expressions import model_expression
     from ax_ext.plotting import fitting_trajectories, parameter_importance, predicted_vs_observed
 
@@ -127,7 +127,7 @@ def _ax_sections(
     """The ``"importance"`` and ``"surfaces"`` sections: Ax's sensitivity, slice and
     contour plots drawn from the report's model (loaded into Ax's adapter, not refitted),
     and the lengthscale-based importance beside them."""
-    from ax_ext.cross_validation.ax import get_experiment
+    from ax_ext.adapter import get_experiment
     from ax_ext.plotting import sensitivity_importance
     from ax_ext.runner import _report_ax
 

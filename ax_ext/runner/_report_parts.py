@@ -65,7 +65,7 @@ def _node_name(trial: Any) -> str:
 
 
 def trial_infos(experiment: Any, metric: str) -> list[TrialInfo]:
-    from ax_ext.cross_validation.ax import experiment_data
+    from ax_ext.adapter import experiment_data
 
     rows, _, failed_rows = experiment_data(experiment, metric)
     values = {r.trial_index: r.mean for r in rows}

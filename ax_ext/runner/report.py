@@ -208,11 +208,7 @@ def _build_page(
 ) -> str:
     from plotly.offline import get_plotlyjs
 
-    from ax_ext.cross_validation.ax import (
-        default_metric_name,
-        get_experiment,
-        objective_minimizes,
-    )
+    from ax_ext.adapter import default_metric_name, get_experiment, objective_minimizes
     from ax_ext.extras import require
     from ax_ext.runner import _report_model, _report_pareto
     from ax_ext.runner import _report_parts as parts

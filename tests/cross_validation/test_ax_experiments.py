@@ -213,7 +213,7 @@ class TestAxCrossValidation(BotorchTestCase):
 
 
 def test_objective_directions_of_single_multi_and_scalarized_objectives():
-    from ax_ext.cross_validation.ax import objective_minimizes
+    from ax_ext.adapter import objective_minimizes
 
     def experiment(objective):
         client = Client()
