@@ -117,7 +117,7 @@ def test_plotting_without_the_plots_extra_says_which_extra(module):
         """
         try:
             import ax_ext.plotting
-            from ax_ext.plotting.size import _progress
+            from ax_ext.cross_validation.size import _progress
             _progress(3, True, "x")
         except ImportError as e:
             assert "pip install 'ax-ext[plots]'" in str(e), e
